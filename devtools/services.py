@@ -1,0 +1,127 @@
+"""Start and stop the local stack's processes (Azurite, the Graph emulator, the host) by PID.
+
+Used by `make run` (devtools/run.py) and by the tests' session fixtures, so both start the stack the same way.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parent.parent
+AZURITE_TABLE_MAIN = ROOT / "node_modules" / "azurite" / "dist" / "src" / "table" / "main.js"
+DEV_ACCOUNT = "devstoreaccount1"
+DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+IDENTITY_HEADER = "local-identity-header"
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process {process.args!r} exited with {process.returncode} before listening")
+        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
+
+
+@dataclass
+class Service:
+    """A child process listening on one port, stopped by its PID."""
+
+    name: str
+    argv: list[str]
+    port: int
+    env: dict[str, str] = field(default_factory=dict)
+    log_path: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    def start(self, timeout: float = 60.0) -> Service:
+        env = {**os.environ, **self.env}
+        out: IO[bytes] | int = subprocess.DEVNULL
+        if self.log_path is not None:
+            self.log_path.parent.mkdir(parents=True, exist_ok=True)
+            self._log = out = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            self.argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
+        try:
+            wait_for_port(self.port, timeout, self.process)
+        except Exception:
+            self.stop()
+            raise
+        return self
+
+    @property
+    def pid(self) -> int | None:
+        return self.process.pid if self.process else None
+
+    def stop(self, timeout: float = 10.0) -> None:
+        if self.process is None:
+            return
+        if self.process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout)
+        self.process = None
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def azurite(port: int, location: Path | None = None, log_path: Path | None = None) -> Service:
+    if not AZURITE_TABLE_MAIN.exists():
+        raise RuntimeError("Azurite is not installed: run `npm ci` (make does it) in the project folder")
+    storage = ["--location", str(location)] if location else ["--inMemoryPersistence"]
+    argv = [
+        "node", str(AZURITE_TABLE_MAIN), "--tableHost", "127.0.0.1", "--tablePort", str(port),
+        *storage, "--disableTelemetry", "--skipApiVersionCheck", "--silent",
+    ]  # fmt: skip
+    return Service("azurite", argv, port, log_path=log_path)
+
+
+def azurite_connection_string(port: int) -> str:
+    return (
+        f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_ACCOUNT_KEY};"
+        f"TableEndpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};"
+    )
+
+
+def emulator(port: int, log_path: Path | None = None, extra_args: list[str] | None = None) -> Service:
+    argv = [sys.executable, "-m", "devtools.emulator", "--port", str(port), *(extra_args or [])]
+    return Service("emulator", argv, port, env={"PYTHONUNBUFFERED": "1"}, log_path=log_path)
+
+
+def emulator_env(port: int) -> dict[str, str]:
+    """The settings that point the app's Graph client and managed identity at the emulator."""
+    return {
+        "GRAPH_BASE_URL": f"http://127.0.0.1:{port}/v1.0",
+        "IDENTITY_ENDPOINT": f"http://127.0.0.1:{port}/msi/token",
+        "IDENTITY_HEADER": IDENTITY_HEADER,
+    }
+
+
+def host(port: int, env: dict[str, str], log_path: Path | None = None) -> Service:
+    argv = [sys.executable, "-m", "devtools.host", "--port", str(port)]
+    return Service("host", argv, port, env={"PYTHONUNBUFFERED": "1", **env}, log_path=log_path)

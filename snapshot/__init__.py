@@ -1,0 +1,1 @@
+"""Tenant configuration snapshots on Azure Functions: Graph UTCM jobs kept in Table Storage."""

@@ -1,0 +1,392 @@
+"""The UTCM snapshot API on msgraph-sdk: create, get, list, delete jobs and download their content.
+
+Facts this module relies on (../shared/docs/utcm-api.md, azure-platform.md section 5):
+- msgraph-sdk has no builder for createSnapshot, so it goes through the request adapter with a
+  RequestInformation and is parsed into the SDK's ConfigurationSnapshotJob (utcm-api.md 9.2).
+- Kiota's RetryHandler retries POST on 429/503/504, which could create a second job: the create
+  is sent with retries off, and the caller looks the job up by name after an ambiguous failure.
+- errorDetails, resourceLocation, resources and createdBy come back only on $select, and
+  partiallySuccessful only with `Prefer: include-unknown-enum-members` (utcm-api.md 2.1, 2.2).
+- The token is attached only for GRAPH_BASE_URL's host (allowed_hosts), and the content URL is
+  checked against that host before anything is sent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import IO, Any
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from azure.core.exceptions import ClientAuthenticationError
+from azure.identity.aio import ManagedIdentityCredential
+from kiota_abstractions.api_error import APIError
+from kiota_abstractions.base_request_configuration import RequestConfiguration
+from kiota_abstractions.method import Method
+from kiota_abstractions.request_information import RequestInformation
+from kiota_authentication_azure.azure_identity_authentication_provider import (
+    AzureIdentityAuthenticationProvider,
+)
+from kiota_http.middleware.options import RedirectHandlerOption, RetryHandlerOption
+from msgraph import GraphRequestAdapter, GraphServiceClient
+from msgraph.generated.admin.configuration_management.configuration_snapshot_jobs.configuration_snapshot_jobs_request_builder import (
+    ConfigurationSnapshotJobsRequestBuilder,
+)
+from msgraph.generated.admin.configuration_management.configuration_snapshot_jobs.item.configuration_snapshot_job_item_request_builder import (
+    ConfigurationSnapshotJobItemRequestBuilder,
+)
+from msgraph.generated.models.configuration_snapshot_job import ConfigurationSnapshotJob
+from msgraph.generated.models.configuration_snapshot_job_collection_response import (
+    ConfigurationSnapshotJobCollectionResponse,
+)
+from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+from msgraph_core import GraphClientFactory
+from msgraph_core.tasks.page_iterator import PageIterator
+
+from snapshot import errors
+from snapshot.settings import Settings
+
+log = logging.getLogger(__name__)
+
+CREATE_SNAPSHOT_PATH = "{+baseurl}/admin/configurationManagement/configurationSnapshots/createSnapshot"
+JOB_FIELDS = [
+    "id", "displayName", "description", "status", "tenantId", "createdDateTime", "completedDateTime",
+    "resources", "resourceLocation", "errorDetails", "createdBy",
+]  # fmt: skip
+PREFER_ALL_ENUM_MEMBERS = "include-unknown-enum-members"
+ERROR_MAPPING: dict[str, Any] = {"XXX": ODataError}
+NOT_COMPLETED = datetime(1, 1, 1, tzinfo=UTC)
+LIST_PAGE_SIZE = 100
+DOWNLOAD_SPOOL_BYTES = 8 * 1024 * 1024
+HTTP_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+
+@dataclass(frozen=True)
+class GraphJob:
+    """A configurationSnapshotJob as Graph reports it, with Graph's sentinels turned into None."""
+
+    id: str
+    display_name: str
+    status: str
+    description: str | None = None
+    tenant_id: str | None = None
+    resources: list[str] = field(default_factory=list)
+    created: datetime | None = None
+    completed: datetime | None = None
+    resource_location: str | None = None
+    error_details: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_sdk(cls, job: ConfigurationSnapshotJob) -> GraphJob:
+        status = str(job.status.value) if job.status is not None else "unknownFutureValue"
+        completed = job.completed_date_time
+        return cls(
+            id=job.id or "",
+            display_name=job.display_name or "",
+            status=status,
+            description=job.description or None,
+            tenant_id=job.tenant_id or None,
+            resources=list(job.resources or []),
+            created=job.created_date_time,
+            completed=None if completed is None or completed <= NOT_COMPLETED else completed,
+            resource_location=job.resource_location or None,  # "" means not ready yet
+            error_details=list(job.error_details or []),
+        )
+
+
+def _retry_after(headers: Any, default: int = 10) -> int:
+    value = None
+    if headers is not None:
+        with contextlib.suppress(Exception):
+            value = headers.get("Retry-After") or headers.get("retry-after")
+    try:
+        return max(1, int(float(value))) if value is not None else default
+    except ValueError:
+        return default
+
+
+def _graph_message(exc: APIError) -> tuple[str, str, list[str]]:
+    """(code, message, detail messages) of a Graph error envelope."""
+    if isinstance(exc, ODataError) and exc.error is not None:
+        details = [d.message for d in (exc.error.details or []) if d.message]
+        return exc.error.code or "", exc.error.message or "", details
+    return "", exc.message or "", []
+
+
+def translate_error(exc: Exception, operation: str) -> errors.ServiceError:
+    """Turn an SDK, HTTP or identity failure into one of the service's typed errors."""
+    if isinstance(exc, errors.ServiceError):
+        return exc
+    if isinstance(exc, ClientAuthenticationError):
+        return errors.IdentityUnavailable(
+            "the managed identity could not get a Microsoft Graph token; check the identity "
+            "configuration (AZURE_CLIENT_ID for a user-assigned identity)"
+        )
+    if isinstance(exc, httpx.HTTPError):
+        return errors.GraphUnavailable(f"Microsoft Graph did not answer the {operation} ({type(exc).__name__})")
+    if not isinstance(exc, APIError):
+        return errors.GraphUnavailable(f"the {operation} failed ({type(exc).__name__})")
+    status = exc.response_status_code or 0
+    code, message, details = _graph_message(exc)
+    text = message or code or f"status {status}"
+    if status == 403:
+        return errors.GraphPermissionDenied(
+            f"Microsoft Graph refused the {operation} (403 {code}): the app's managed identity needs the "
+            f"application permission {errors.GRAPH_WRITE_PERMISSION} with admin consent",
+            status,
+            code,
+        )
+    if status == 404:
+        return errors.GraphNotFound(f"Microsoft Graph: {text}", status, code)
+    if status == 429 or (status in (503, 504) and exc.response_headers and "retry-after" in _lower(exc)):
+        return errors.GraphThrottled(
+            f"Microsoft Graph is throttling the {operation}", _retry_after(exc.response_headers), status
+        )
+    if status >= 500 or status in (408,):
+        return errors.GraphUnavailable(
+            f"Microsoft Graph failed the {operation} ({status})", status, _retry_after(exc.response_headers)
+        )
+    if status == 400:
+        unsupported = unsupported_types([message, *details])
+        if unsupported:
+            names = ", ".join(unsupported)
+            return errors.GraphUnsupportedTypes(unsupported, f"Microsoft Graph does not accept: {names}")
+        return errors.GraphBadRequest(f"Microsoft Graph rejected the {operation}: {text}", status, code)
+    if status == 409:
+        if "displayname" in text.lower().replace(" ", ""):
+            return errors.GraphNameConflict(text, status, code)
+        return errors.GraphJobLimit(text, status, code)
+    return errors.GraphError(f"Microsoft Graph answered {status} to the {operation}: {text}", status, code)
+
+
+def _lower(exc: APIError) -> dict[str, str]:
+    return {k.lower(): v for k, v in (exc.response_headers or {}).items()}
+
+
+def unsupported_types(messages: list[str]) -> list[str]:
+    """Types named in Graph's `ResourceType '<type>' is not supported.` messages, in order, once each."""
+    found: list[str] = []
+    marker = "ResourceType '"
+    for message in messages:
+        start = message.find(marker)
+        while start != -1:
+            end = message.find("'", start + len(marker))
+            if end == -1:
+                break
+            name = message[start + len(marker) : end]
+            if "not supported" in message[end : end + 30] and name not in found:
+                found.append(name)
+            start = message.find(marker, end)
+    return found
+
+
+class UtcmClient:
+    """Graph UTCM calls through one GraphServiceClient authenticated by the managed identity."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.credential = ManagedIdentityCredential(client_id=settings.azure_client_id)
+        graph_host = urlsplit(settings.graph_base_url).hostname or ""
+        auth = AzureIdentityAuthenticationProvider(
+            self.credential, scopes=[settings.graph_scope], allowed_hosts=[graph_host]
+        )
+        self.http = GraphClientFactory.create_with_default_middleware(
+            client=httpx.AsyncClient(timeout=HTTP_TIMEOUT, http2=False, follow_redirects=False)
+        )
+        self.adapter = GraphRequestAdapter(auth, client=self.http)
+        self.adapter.base_url = settings.graph_base_url
+        self.client = GraphServiceClient(request_adapter=self.adapter)
+        self.calls = 0  # Graph requests this client started (not counting SDK retries)
+
+    async def close(self) -> None:
+        await self.http.aclose()
+        await self.credential.close()
+
+    async def token_check(self) -> None:
+        """Get a Graph token through the managed identity (used by health)."""
+        try:
+            await self.credential.get_token(self.settings.graph_scope)
+        except Exception as exc:
+            raise errors.IdentityUnavailable(
+                f"the managed identity could not get a token for Microsoft Graph ({type(exc).__name__})"
+            ) from None
+
+    async def create_snapshot(self, display_name: str, description: str | None, resources: list[str]) -> GraphJob:
+        info = RequestInformation(Method.POST, CREATE_SNAPSHOT_PATH, {})
+        info.headers.try_add("Accept", "application/json")
+        body: dict[str, Any] = {"displayName": display_name, "resources": resources}
+        if description:
+            body["description"] = description
+        info.set_stream_content(json.dumps(body).encode("utf-8"), "application/json")
+        # Never let the SDK resend a create: a retried POST could make a second job.
+        info.add_request_options([RetryHandlerOption(max_retries=0, should_retry=False)])
+        job = await self._send(info, "snapshot create")
+        return GraphJob.from_sdk(job)
+
+    async def _send(self, info: RequestInformation, operation: str) -> ConfigurationSnapshotJob:
+        self.calls += 1
+        try:
+            job = await self.adapter.send_async(info, ConfigurationSnapshotJob, ERROR_MAPPING)
+        except Exception as exc:
+            raise translate_error(exc, operation) from None
+        if job is None:
+            raise errors.GraphUnavailable(f"Microsoft Graph answered the {operation} with no job")
+        return job
+
+    def _job_config(self) -> RequestConfiguration[Any]:
+        params = (
+            ConfigurationSnapshotJobItemRequestBuilder.ConfigurationSnapshotJobItemRequestBuilderGetQueryParameters(
+                select=JOB_FIELDS
+            )
+        )
+        config: RequestConfiguration[Any] = RequestConfiguration(query_parameters=params)
+        config.headers.add("Prefer", PREFER_ALL_ENUM_MEMBERS)
+        return config
+
+    async def get_job(self, job_id: str) -> GraphJob:
+        self.calls += 1
+        builder = self.client.admin.configuration_management.configuration_snapshot_jobs
+        try:
+            job = await builder.by_configuration_snapshot_job_id(job_id).get(request_configuration=self._job_config())
+        except Exception as exc:
+            raise translate_error(exc, "job read") from None
+        if job is None:
+            raise errors.GraphNotFound(f"Microsoft Graph has no snapshot job {job_id}")
+        return GraphJob.from_sdk(job)
+
+    async def list_jobs(self, display_name: str | None = None) -> list[GraphJob]:
+        """Every visible job (Graph keeps at most 12), following @odata.nextLink."""
+        params = ConfigurationSnapshotJobsRequestBuilder.ConfigurationSnapshotJobsRequestBuilderGetQueryParameters(
+            select=JOB_FIELDS, top=LIST_PAGE_SIZE
+        )
+        if display_name is not None:
+            params.filter = "displayName eq '{}'".format(display_name.replace("'", "''"))
+        config: RequestConfiguration[Any] = RequestConfiguration(query_parameters=params)
+        config.headers.add("Prefer", PREFER_ALL_ENUM_MEMBERS)
+        builder = self.client.admin.configuration_management.configuration_snapshot_jobs
+        jobs: list[ConfigurationSnapshotJob] = []
+        try:
+            self.calls += 1
+            page = await builder.get(request_configuration=config)
+            if page is None:
+                return []
+            jobs.extend(page.value or [])
+            if page.odata_next_link:
+                jobs = await self._all_pages(page)
+        except Exception as exc:
+            raise translate_error(exc, "job list") from None
+        return [GraphJob.from_sdk(job) for job in jobs]
+
+    async def _all_pages(self, first: ConfigurationSnapshotJobCollectionResponse) -> list[ConfigurationSnapshotJob]:
+        """Follow @odata.nextLink with msgraph-core's PageIterator (same Prefer header on every page)."""
+        iterator = PageIterator(first, self.adapter, error_mapping=ERROR_MAPPING)
+        iterator.set_headers({"Prefer": PREFER_ALL_ENUM_MEMBERS})
+        collected: list[ConfigurationSnapshotJob] = []
+        pages: set[int] = {id(iterator.current_page)}
+
+        def keep(item: ConfigurationSnapshotJob) -> bool:
+            pages.add(id(iterator.current_page))
+            collected.append(item)
+            return True
+
+        await iterator.iterate(keep)
+        self.calls += len(pages) - 1
+        return collected
+
+    async def delete_job(self, job_id: str) -> bool:
+        """Delete a job; False when Graph no longer has it."""
+        self.calls += 1
+        builder = self.client.admin.configuration_management.configuration_snapshot_jobs
+        try:
+            await builder.by_configuration_snapshot_job_id(job_id).delete()
+        except Exception as exc:
+            error = translate_error(exc, "job delete")
+            if isinstance(error, errors.GraphNotFound):
+                return False
+            raise error from None
+        return True
+
+    def content_url(self, resource_location: str) -> str:
+        """The absolute URL of the content, if it is on the Graph host; a token goes nowhere else."""
+        base = self.settings.graph_base_url
+        url = urljoin(base + "/", resource_location) if resource_location.startswith("/") else resource_location
+        target, expected = urlsplit(url), urlsplit(base)
+        if (target.scheme, target.netloc.lower()) != (expected.scheme, expected.netloc.lower()):
+            raise errors.ContentRefused(
+                f"the snapshot content is at {target.scheme}://{target.hostname}, not on the Microsoft Graph "
+                f"host {expected.hostname}; it was not downloaded, so no token was sent"
+            )
+        return url
+
+    @contextlib.asynccontextmanager
+    async def download(self, resource_location: str) -> AsyncIterator[IO[bytes]]:
+        """Stream the content to a spooled temporary file (bounded by SNAPSHOT_MAX_CONTENT_BYTES)."""
+        url = self.content_url(resource_location)
+        info = RequestInformation(Method.GET, None, {})
+        info.url = url
+        info.headers.try_add("Accept", "application/json")
+        info.add_request_options([RedirectHandlerOption(should_redirect=False)])
+        limit = self.settings.max_content_bytes
+        self.calls += 1
+        with tempfile.SpooledTemporaryFile(max_size=DOWNLOAD_SPOOL_BYTES) as spool:
+            try:
+                request = await self.adapter.convert_to_native_async(info)
+                response = await self.http.send(request, stream=True)
+                try:
+                    if response.status_code >= 400:
+                        await response.aread()
+                        raise _status_error(response)
+                    size = 0
+                    async for chunk in response.aiter_bytes():
+                        size += len(chunk)
+                        if size > limit:
+                            raise errors.ContentRefused(
+                                f"the snapshot content is larger than SNAPSHOT_MAX_CONTENT_BYTES ({limit} bytes)"
+                            )
+                        spool.write(chunk)
+                finally:
+                    await response.aclose()
+            except errors.ServiceError:
+                raise
+            except Exception as exc:
+                raise translate_error(exc, "content download") from None
+            spool.seek(0)
+            yield spool
+
+
+def _status_error(response: httpx.Response) -> errors.ServiceError:
+    error = APIError(f"status {response.status_code}")
+    error.response_status_code = response.status_code
+    error.response_headers = dict(response.headers)
+    try:
+        body = response.json().get("error", {})
+        error.message = body.get("message") or body.get("code")
+    except (ValueError, AttributeError):
+        pass
+    return translate_error(error, "content download")
+
+
+_client: UtcmClient | None = None
+
+
+def get_client(settings: Settings) -> UtcmClient:
+    """The process-wide client, built on first use (importing msgraph is slow: keep it off cold paths)."""
+    global _client
+    if _client is None or _client.settings != settings:
+        _client = UtcmClient(settings)
+    return _client
+
+
+async def reset_client() -> None:
+    """Close and forget the process-wide client (tests change settings between cases)."""
+    global _client
+    if _client is not None:
+        with contextlib.suppress(Exception):
+            await _client.close()
+    _client = None

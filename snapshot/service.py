@@ -1,0 +1,236 @@
+"""Use cases: start a snapshot, read jobs, health. The HTTP and timer triggers call these and nothing else.
+
+msgraph is imported lazily (snapshot.graph) so that status reads and health never pay for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from snapshot import errors
+from snapshot.models import ContentState, JobRecord, JobStatus, StartSnapshotRequest
+from snapshot.settings import Settings, get_settings
+from snapshot.store import ConcurrencyConflict, IdempotencyClaim, TableStore, get_store
+
+if TYPE_CHECKING:
+    from snapshot.graph import GraphJob, UtcmClient
+
+log = logging.getLogger(__name__)
+
+# A pending idempotency key older than this belongs to a request that died; the next one takes over.
+IDEMPOTENCY_STALE_SECONDS = 90.0
+# How long a duplicate request waits for the first one to learn the job id before answering 503.
+IDEMPOTENCY_WAIT_SECONDS = 15.0
+IDEMPOTENCY_POLL_SECONDS = 0.2
+
+
+def graph_client(settings: Settings | None = None) -> UtcmClient:
+    from snapshot.graph import get_client
+
+    return get_client(settings or get_settings())
+
+
+def table_store(settings: Settings | None = None) -> TableStore:
+    return get_store(settings or get_settings())
+
+
+def record_from_graph(job: GraphJob, source: str, idempotency_key: str | None = None) -> JobRecord:
+    status = JobStatus.parse(job.status)
+    return JobRecord(
+        id=job.id,
+        display_name=job.display_name,
+        description=job.description,
+        resources=job.resources,
+        status=status,
+        created=job.created or datetime.now(UTC),
+        completed=job.completed,
+        tenant_id=job.tenant_id,
+        error_details=job.error_details,
+        resource_location=job.resource_location,
+        content_state=ContentState.UNAVAILABLE if status == JobStatus.FAILED else ContentState.PENDING,
+        source=source,
+        idempotency_key=idempotency_key,
+    )
+
+
+@dataclass
+class StartResult:
+    record: JobRecord
+    created: bool  # False when an earlier request with the same Idempotency-Key created it
+
+
+async def start_snapshot(request: StartSnapshotRequest, idempotency_key: str | None = None) -> StartResult:
+    """Create one Graph snapshot job for this request, exactly once per Idempotency-Key."""
+    store = table_store()
+    claim: IdempotencyClaim | None = None
+    if idempotency_key:
+        claim = await _claim(store, idempotency_key, request.fingerprint())
+        if claim.job_id:
+            return StartResult(await _job_of_claim(store, claim), created=False)
+    adopt_first = claim is not None and claim.state == "taken-over"
+    job = await _create_in_graph(store, request, claim, adopt_first)
+    record = record_from_graph(job, "api", idempotency_key)
+    try:
+        record = await store.insert_job(record)
+    except ConcurrencyConflict:  # the poller adopted it between Graph's answer and this write
+        record = await store.get_job(job.id) or record
+    except errors.StorageUnavailable:
+        raise errors.StorageUnavailable(
+            f"snapshot job {job.id} was created in Microsoft Graph but could not be recorded; "
+            "it will appear at GET /api/snapshots/{id} after the next poll",
+            retry_after=get_settings().retry_after_seconds,
+        ) from None
+    if claim is not None:
+        await store.complete_key(claim, job.id)
+    return StartResult(record, created=True)
+
+
+async def _claim(store: TableStore, key: str, body_hash: str) -> IdempotencyClaim:
+    """Own the key, or wait for the request that owns it; 409 if it was used with another body."""
+    claim = await store.claim_key(key, body_hash)
+    deadline = asyncio.get_running_loop().time() + IDEMPOTENCY_WAIT_SECONDS
+    while True:
+        if claim.body_hash != body_hash:
+            raise errors.Conflict(
+                "this Idempotency-Key was already used with a different request body; use a new key "
+                "for a different snapshot",
+                existing_job_id=claim.job_id,
+            )
+        if claim.owned or claim.job_id:
+            return claim
+        age = (datetime.now(UTC) - claim.created).total_seconds()
+        if age > IDEMPOTENCY_STALE_SECONDS:
+            try:
+                taken = await store.take_over_key(claim)
+            except ConcurrencyConflict:
+                claim = await store.read_key(key) or await store.claim_key(key, body_hash)
+                continue
+            taken.state = "taken-over"
+            return taken
+        if asyncio.get_running_loop().time() > deadline:
+            raise errors.Unavailable(
+                "a request with this Idempotency-Key is still creating the job; retry shortly",
+                retry_after=get_settings().retry_after_seconds,
+            )
+        await asyncio.sleep(IDEMPOTENCY_POLL_SECONDS)
+        claim = await store.read_key(key) or await store.claim_key(key, body_hash)
+
+
+async def _job_of_claim(store: TableStore, claim: IdempotencyClaim) -> JobRecord:
+    assert claim.job_id is not None
+    record = await store.get_job(claim.job_id)
+    if record is None:
+        # Created in Graph, not recorded (storage failed then): the poller adopts it.
+        raise errors.Unavailable(
+            f"snapshot job {claim.job_id} exists in Microsoft Graph and will appear after the next poll",
+            retry_after=get_settings().retry_after_seconds,
+        )
+    return record
+
+
+async def _create_in_graph(
+    store: TableStore, request: StartSnapshotRequest, claim: IdempotencyClaim | None, adopt_first: bool
+) -> GraphJob:
+    client = graph_client()
+    if adopt_first:  # an earlier request died holding this key: it may have created the job
+        existing = await _find_by_name(client, request.displayName)
+        if existing is not None:
+            return existing
+    try:
+        return await client.create_snapshot(request.displayName, request.description, request.resources)
+    except errors.GraphUnavailable as exc:
+        return await _after_ambiguous_failure(store, client, request, claim, exc)
+    except errors.GraphNameConflict:
+        if claim is not None:
+            await store.release_key(claim)
+        existing = await _find_by_name(client, request.displayName)
+        raise errors.Conflict(
+            f"a snapshot job named {request.displayName!r} already exists in Microsoft Graph"
+            + (f" (id {existing.id})" if existing else "")
+            + "; display names must be unique among visible jobs",
+            existing_job_id=existing.id if existing else None,
+        ) from None
+    except errors.GraphJobLimit:
+        if claim is not None:
+            await store.release_key(claim)
+        raise errors.Conflict(
+            "Microsoft Graph already holds 12 snapshot jobs, its maximum. Free a slot with "
+            "DELETE /api/snapshots/{id}?keepContent=true on a job whose content is stored (the content "
+            "stays in this app), then start again"
+        ) from None
+    except errors.ServiceError:
+        if claim is not None:
+            await store.release_key(claim)
+        raise
+
+
+async def _after_ambiguous_failure(
+    store: TableStore,
+    client: UtcmClient,
+    request: StartSnapshotRequest,
+    claim: IdempotencyClaim | None,
+    failure: errors.GraphUnavailable,
+) -> GraphJob:
+    """The create may or may not have happened: look for the job by name before answering."""
+    try:
+        existing = await _find_by_name(client, request.displayName)
+    except errors.ServiceError:
+        # Cannot tell. The key stays pending; a retry after it goes stale looks the job up again.
+        raise errors.Unavailable(
+            "Microsoft Graph did not confirm the snapshot; retry with the same Idempotency-Key",
+            retry_after=failure.retry_after,
+        ) from None
+    if existing is not None:
+        log.warning("adopted job %s after an ambiguous create failure", existing.id)
+        return existing
+    if claim is not None:
+        await store.release_key(claim)
+    raise errors.Unavailable(
+        "Microsoft Graph is unavailable and did not create the snapshot; retry later",
+        retry_after=failure.retry_after,
+    ) from None
+
+
+async def _find_by_name(client: UtcmClient, display_name: str) -> GraphJob | None:
+    jobs = await client.list_jobs(display_name=display_name)
+    return next((job for job in jobs if job.display_name == display_name), None)
+
+
+async def get_job(job_id: str) -> JobRecord:
+    record = await table_store().get_job(job_id)
+    if record is None:
+        raise errors.NotFound(f"no snapshot job with id {job_id!r}")
+    return record
+
+
+@dataclass
+class HealthReport:
+    checks: dict[str, str]
+
+    @property
+    def healthy(self) -> bool:
+        return all(value == "ok" for value in self.checks.values())
+
+
+async def health() -> HealthReport:
+    """Table Storage reachable and a Graph token obtainable; failures named, no configuration revealed."""
+    checks: dict[str, str] = {}
+    try:
+        settings = get_settings()
+    except Exception:
+        return HealthReport({"configuration": "invalid app settings (see the function log)"})
+    try:
+        await table_store(settings).ping()
+        checks["tableStorage"] = "ok"
+    except Exception:
+        checks["tableStorage"] = "unreachable"
+    try:
+        await graph_client(settings).token_check()
+        checks["managedIdentity"] = "ok"
+    except Exception:
+        checks["managedIdentity"] = "no token for Microsoft Graph"
+    return HealthReport(checks)

@@ -1,0 +1,152 @@
+"""Typed app settings, read once from the environment (app settings in Azure, env vars locally).
+
+The names, defaults and meaning are those of ARCHITECTURE.md section 3. A malformed value raises
+`SettingsError` naming the setting, so a misconfigured app says what to fix instead of failing later.
+"""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+DEFAULT_STORAGE_CONNECTION = "AzureWebJobsStorage"
+NCRONTAB_FIELDS = 6
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it."""
+
+
+def is_loopback_host(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+class Settings(BaseModel):
+    """Every setting the code reads, by its app-setting name (the alias)."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    graph_base_url: str = Field("https://graph.microsoft.com/v1.0", alias="GRAPH_BASE_URL")
+    graph_scope: str = Field("https://graph.microsoft.com/.default", alias="GRAPH_SCOPE")
+    azure_client_id: str | None = Field(None, alias="AZURE_CLIENT_ID")
+    storage_connection: str = Field(DEFAULT_STORAGE_CONNECTION, alias="SNAPSHOT_STORAGE", min_length=1)
+    table_prefix: str = Field("Snapshot", alias="SNAPSHOT_TABLE_PREFIX", pattern=r"^[A-Za-z][A-Za-z0-9]{0,39}$")
+    poll_schedule: str = Field("0 */1 * * * *", alias="SNAPSHOT_POLL_SCHEDULE")
+    retry_after_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(20, alias="SNAPSHOT_RETRY_AFTER_SECONDS")
+    max_content_bytes: Annotated[int, Field(ge=1024)] = Field(512 * 1024 * 1024, alias="SNAPSHOT_MAX_CONTENT_BYTES")
+
+    @field_validator("graph_base_url")
+    @classmethod
+    def _graph_base_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("https", "http") or not parts.hostname:
+            raise ValueError("must be an absolute https URL such as https://graph.microsoft.com/v1.0")
+        if parts.scheme == "http" and not is_loopback_host(parts.hostname):
+            raise ValueError("http is allowed only for a loopback emulator; use https")
+        return value.rstrip("/")
+
+    @field_validator("graph_scope")
+    @classmethod
+    def _graph_scope(cls, value: str) -> str:
+        if not value.endswith("/.default"):
+            raise ValueError("must be an app-only scope ending in /.default")
+        return value
+
+    @field_validator("azure_client_id")
+    @classmethod
+    def _client_id(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("poll_schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        if len(value.split()) != NCRONTAB_FIELDS:
+            raise ValueError("must be a 6-field NCRONTAB expression such as '0 */1 * * * *'")
+        return value
+
+    @property
+    def graph_host(self) -> str:
+        """host[:port] of GRAPH_BASE_URL: the only host that ever receives a Graph token."""
+        return urlsplit(self.graph_base_url).netloc.lower()
+
+    @property
+    def jobs_table(self) -> str:
+        return f"{self.table_prefix}Jobs"
+
+    @property
+    def resources_table(self) -> str:
+        return f"{self.table_prefix}Resources"
+
+    @property
+    def idempotency_table(self) -> str:
+        return f"{self.table_prefix}Idempotency"
+
+
+SETTING_NAMES: tuple[str, ...] = tuple(
+    field.alias for field in Settings.model_fields.values() if field.alias is not None
+)
+
+
+@dataclass(frozen=True)
+class TableConnection:
+    """How to reach Table Storage: a connection string, or an endpoint with a managed identity."""
+
+    setting: str
+    connection_string: str | None = None
+    endpoint: str | None = None
+    client_id: str | None = None
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values = {name: env[name] for name in SETTING_NAMES if env.get(name, "") != ""}
+    try:
+        return Settings.model_validate(values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]) if first["loc"] else "settings"
+        raise SettingsError(f"app setting {name} is invalid: {first['msg']}") from None
+
+
+def table_connection(settings: Settings, environ: Mapping[str, str] | None = None) -> TableConnection:
+    """Resolve the storage connection with the Functions conventions for `connection` settings."""
+    env = os.environ if environ is None else environ
+    name = settings.storage_connection
+    if env.get(name):
+        return TableConnection(setting=name, connection_string=env[name])
+    endpoint = env.get(f"{name}__tableServiceUri")
+    account = env.get(f"{name}__accountName")
+    if not endpoint and account:
+        if not re.fullmatch(r"[a-z0-9]{3,24}", account):
+            raise SettingsError(f"app setting {name}__accountName is invalid: not a storage account name")
+        endpoint = f"https://{account}.table.core.windows.net"
+    if not endpoint:
+        raise SettingsError(
+            f"app setting {name} is missing: set {name} (a connection string), "
+            f"{name}__tableServiceUri or {name}__accountName"
+        )
+    if urlsplit(endpoint).scheme != "https":
+        raise SettingsError(f"app setting {name}__tableServiceUri is invalid: a managed identity needs https")
+    credential = env.get(f"{name}__credential", "managedidentity")
+    if credential.lower() != "managedidentity":
+        raise SettingsError(f"app setting {name}__credential is invalid: only 'managedidentity' is supported")
+    return TableConnection(setting=name, endpoint=endpoint.rstrip("/"), client_id=env.get(f"{name}__clientId"))
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings, read on first use."""
+    return load_settings()

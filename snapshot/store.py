@@ -1,0 +1,468 @@
+"""Table Storage repository: jobs, idempotency keys and stored resources (azure-data-tables, async).
+
+Jobs table, one partition `job`, two rows per job written together in one entity-group transaction:
+- the record, RowKey = the Graph job id (point reads, ETag-guarded updates);
+- the listing row, RowKey = `~<inverted created ticks>_<id>`, so a range query reads newest first and
+  Table Storage's own continuation token pages it.
+Idempotency table: PartitionKey = sha256 of the key, one row per key, inserted before Graph is called.
+Resources table: PartitionKey = job id, one entity (or a few, for very large resources) per resource.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hashlib
+import json
+from collections.abc import AsyncIterator, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableTransactionError, UpdateMode
+from azure.data.tables.aio import TableClient, TableServiceClient
+from azure.identity.aio import ManagedIdentityCredential
+
+from snapshot import errors
+from snapshot.models import ContentState, JobRecord, JobStatus
+from snapshot.settings import Settings, table_connection
+
+JOBS_PARTITION = "job"
+LISTING_PREFIX = "~"
+MAX_TICKS = 10**17
+TRANSACTION_MAX_ENTITIES = 100
+TRANSACTION_MAX_BYTES = 3 * 1024 * 1024  # below the 4 MiB batch payload limit, leaving room for the envelope
+
+
+class ConcurrencyConflict(Exception):
+    """Someone else changed the row since it was read (ETag mismatch) or created it first."""
+
+
+@dataclass
+class IdempotencyClaim:
+    key: str
+    body_hash: str
+    job_id: str | None
+    state: str  # "pending" while a Graph create may be under way, "created" once the job id is known
+    created: datetime
+    etag: str
+    owned: bool  # this request inserted the row
+
+
+def _storage_error(exc: Exception) -> errors.StorageUnavailable:
+    return errors.StorageUnavailable(f"Table Storage did not answer ({type(exc).__name__})", retry_after=5)
+
+
+@contextlib.contextmanager
+def storage_errors() -> Any:
+    """Map transport failures and 5xx to StorageUnavailable; leave the typed Table errors alone."""
+    try:
+        yield
+    except (ResourceExistsError, ResourceNotFoundError, ResourceModifiedError, TableTransactionError):
+        raise
+    except HttpResponseError as exc:
+        if exc.status_code is not None and exc.status_code < 500 and exc.status_code != 408:
+            raise
+        raise _storage_error(exc) from None
+    except AzureError as exc:
+        raise _storage_error(exc) from None
+    except OSError as exc:
+        raise _storage_error(exc) from None
+
+
+def listing_key(record: JobRecord) -> str:
+    created = record.created or datetime.now(UTC)
+    ticks = int(created.timestamp() * 1_000_000)
+    return f"{LISTING_PREFIX}{MAX_TICKS - ticks:017d}_{record.id}"
+
+
+def _drop_none(entity: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in entity.items() if value is not None}
+
+
+def job_entity(record: JobRecord, row_key: str) -> dict[str, Any]:
+    return _drop_none(
+        {
+            "PartitionKey": JOBS_PARTITION,
+            "RowKey": row_key,
+            "JobId": record.id,
+            "DisplayName": record.display_name,
+            "Description": record.description,
+            "Resources": json.dumps(record.resources),
+            "Status": record.status.value,
+            "CreatedDateTime": record.created,
+            "CompletedDateTime": record.completed,
+            "TenantId": record.tenant_id,
+            "ErrorDetails": json.dumps(record.error_details),
+            "ResourceLocation": record.resource_location,
+            "ContentState": record.content_state.value,
+            "ContentError": record.content_error,
+            "StoredDateTime": record.stored,
+            "ResourceCount": record.resource_count,
+            "ResourceTypeCounts": json.dumps(record.resource_type_counts),
+            "Source": record.source,
+            "GraphDeleted": record.graph_deleted,
+            "IdempotencyKey": record.idempotency_key,
+            "UpdatedDateTime": datetime.now(UTC),
+        }
+    )
+
+
+def record_from_entity(entity: Mapping[str, Any]) -> JobRecord:
+    metadata = getattr(entity, "metadata", {}) or {}
+    return JobRecord(
+        id=entity["JobId"],
+        display_name=entity.get("DisplayName", ""),
+        description=entity.get("Description"),
+        resources=json.loads(entity.get("Resources", "[]")),
+        status=JobStatus.parse(entity.get("Status", "")),
+        created=entity.get("CreatedDateTime"),
+        completed=entity.get("CompletedDateTime"),
+        tenant_id=entity.get("TenantId"),
+        error_details=json.loads(entity.get("ErrorDetails", "[]")),
+        resource_location=entity.get("ResourceLocation"),
+        content_state=ContentState(entity.get("ContentState", "pending")),
+        content_error=entity.get("ContentError"),
+        stored=entity.get("StoredDateTime"),
+        resource_count=entity.get("ResourceCount"),
+        resource_type_counts=json.loads(entity.get("ResourceTypeCounts", "{}")),
+        source=entity.get("Source", "api"),
+        graph_deleted=bool(entity.get("GraphDeleted", False)),
+        idempotency_key=entity.get("IdempotencyKey"),
+        updated=entity.get("UpdatedDateTime"),
+        etag=metadata.get("etag"),
+    )
+
+
+def encode_token(token: Any) -> str | None:
+    if not token:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(token, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None) -> Any:
+    """The Table continuation behind an opaque token; ValueError if it is not one of ours."""
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValueError("is not a continuation token this API issued") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("is not a continuation token this API issued")
+    return value
+
+
+def odata_literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    continuation: str | None
+
+
+class TableStore:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        connection = table_connection(settings)
+        self._credential: ManagedIdentityCredential | None = None
+        if connection.connection_string:
+            self.service = TableServiceClient.from_connection_string(connection.connection_string)
+        else:
+            assert connection.endpoint is not None
+            self._credential = ManagedIdentityCredential(client_id=connection.client_id or settings.azure_client_id)
+            self.service = TableServiceClient(endpoint=connection.endpoint, credential=self._credential)
+        self._ready: set[str] = set()
+        self.requests = 0  # Table requests started by this store (transactions count once)
+
+    async def close(self) -> None:
+        await self.service.close()
+        if self._credential is not None:
+            await self._credential.close()
+
+    async def table(self, name: str) -> TableClient:
+        client = self.service.get_table_client(name)
+        if name not in self._ready:
+            with storage_errors():
+                self.requests += 1
+                with contextlib.suppress(ResourceExistsError):
+                    await self.service.create_table(name)
+            self._ready.add(name)
+        return client
+
+    async def ping(self) -> None:
+        """One cheap request, no retries, short timeout: is Table Storage reachable?"""
+        try:
+            pages = self.service.list_tables(results_per_page=1, retry_total=0, connection_timeout=3).by_page()
+            async for _ in await pages.__anext__():
+                break
+        except StopAsyncIteration:
+            return
+        except Exception as exc:
+            raise errors.StorageUnavailable(f"Table Storage is not reachable ({type(exc).__name__})") from None
+
+    # --- jobs --------------------------------------------------------------------------------------
+
+    async def get_job(self, job_id: str) -> JobRecord | None:
+        table = await self.table(self.settings.jobs_table)
+        with storage_errors():
+            self.requests += 1
+            try:
+                entity = await table.get_entity(JOBS_PARTITION, job_id)
+            except ResourceNotFoundError:
+                return None
+        return record_from_entity(entity)
+
+    async def insert_job(self, record: JobRecord) -> JobRecord:
+        """Write a new job (record + listing row); ConcurrencyConflict if the id is already there."""
+        operations: list[Any] = [
+            ("create", job_entity(record, record.id)),
+            ("upsert", job_entity(record, listing_key(record)), {"mode": UpdateMode.REPLACE}),
+        ]
+        return await self._transact(record, operations)
+
+    async def update_job(self, record: JobRecord) -> JobRecord:
+        """Replace the job if nobody changed it since `record.etag` was read; else ConcurrencyConflict."""
+        if record.etag is None:
+            raise ValueError("update_job needs the ETag the record was read with")
+        operations: list[Any] = [
+            (
+                "update",
+                job_entity(record, record.id),
+                {"mode": UpdateMode.REPLACE, "etag": record.etag, "match_condition": MatchConditions.IfNotModified},
+            ),
+            ("upsert", job_entity(record, listing_key(record)), {"mode": UpdateMode.REPLACE}),
+        ]
+        return await self._transact(record, operations)
+
+    async def _transact(self, record: JobRecord, operations: list[Any]) -> JobRecord:
+        table = await self.table(self.settings.jobs_table)
+        with storage_errors():
+            self.requests += 1
+            try:
+                results = await table.submit_transaction(operations)
+            except TableTransactionError as exc:
+                code = str(getattr(exc, "error_code", "") or "")
+                if exc.status_code in (409, 412) or code in ("EntityAlreadyExists", "UpdateConditionNotSatisfied"):
+                    raise ConcurrencyConflict(code) from None
+                raise
+        return record.model_copy(update={"etag": results[0].get("etag")})
+
+    async def delete_job(self, record: JobRecord) -> None:
+        table = await self.table(self.settings.jobs_table)
+        with storage_errors():
+            for row_key in (listing_key(record), record.id):
+                self.requests += 1
+                with contextlib.suppress(ResourceNotFoundError):
+                    await table.delete_entity(JOBS_PARTITION, row_key)
+
+    async def all_jobs(self) -> list[JobRecord]:
+        """Every job record (the poller reconciles them all; the table holds at most thousands)."""
+        table = await self.table(self.settings.jobs_table)
+        query = f"PartitionKey eq '{JOBS_PARTITION}' and RowKey lt '{LISTING_PREFIX}'"
+        with storage_errors():
+            self.requests += 1
+            return [record_from_entity(e) async for e in table.query_entities(query)]
+
+    async def list_jobs(
+        self, status: str | None, top: int, continuation: str | None
+    ) -> tuple[list[JobRecord], str | None]:
+        table = await self.table(self.settings.jobs_table)
+        query = f"PartitionKey eq '{JOBS_PARTITION}' and RowKey gt '{LISTING_PREFIX}'"
+        if status:
+            query += f" and Status eq {odata_literal(status)}"
+        page = await self._page(table, query, top, continuation)
+        return [record_from_entity(e) for e in page.items], page.continuation
+
+    async def _page(self, table: TableClient, query: str, top: int, continuation: str | None) -> Page:
+        token = decode_token(continuation)
+        with storage_errors():
+            self.requests += 1
+            pages = table.query_entities(query, results_per_page=top).by_page(continuation_token=token)
+            try:
+                items = [entity async for entity in await pages.__anext__()]
+            except StopAsyncIteration:
+                items = []
+        return Page([dict(item) for item in items], encode_token(getattr(pages, "continuation_token", None)))
+
+    # --- idempotency -------------------------------------------------------------------------------
+
+    @staticmethod
+    def _key_partition(key: str) -> str:
+        return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+    async def claim_key(self, key: str, body_hash: str) -> IdempotencyClaim:
+        """Insert the key (we own it) or read the existing one; the insert is the race's referee."""
+        table = await self.table(self.settings.idempotency_table)
+        now = datetime.now(UTC)
+        entity = {
+            "PartitionKey": self._key_partition(key),
+            "RowKey": "",
+            "Key": key[:1024],
+            "BodyHash": body_hash,
+            "State": "pending",
+            "CreatedDateTime": now,
+        }
+        with storage_errors():
+            self.requests += 1
+            try:
+                meta = await table.create_entity(entity)
+                return IdempotencyClaim(key, body_hash, None, "pending", now, meta["etag"], owned=True)
+            except ResourceExistsError:
+                pass
+        claim = await self.read_key(key)
+        if claim is None:  # deleted between our insert and read: try once more
+            return await self.claim_key(key, body_hash)
+        return claim
+
+    async def read_key(self, key: str) -> IdempotencyClaim | None:
+        table = await self.table(self.settings.idempotency_table)
+        with storage_errors():
+            self.requests += 1
+            try:
+                entity = await table.get_entity(self._key_partition(key), "")
+            except ResourceNotFoundError:
+                return None
+        return IdempotencyClaim(
+            key,
+            entity["BodyHash"],
+            entity.get("JobId"),
+            entity.get("State", "pending"),
+            entity["CreatedDateTime"],
+            str(entity.metadata["etag"]),
+            owned=False,
+        )
+
+    async def take_over_key(self, claim: IdempotencyClaim) -> IdempotencyClaim:
+        """Claim a stale pending key left by a request that died; ConcurrencyConflict if someone did first."""
+        table = await self.table(self.settings.idempotency_table)
+        now = datetime.now(UTC)
+        entity = {"PartitionKey": self._key_partition(claim.key), "RowKey": "", "Key": claim.key[:1024],
+                  "BodyHash": claim.body_hash, "State": "pending", "CreatedDateTime": now}  # fmt: skip
+        with storage_errors():
+            self.requests += 1
+            try:
+                meta = await table.update_entity(
+                    entity, mode=UpdateMode.REPLACE, etag=claim.etag, match_condition=MatchConditions.IfNotModified
+                )
+            except (ResourceModifiedError, ResourceNotFoundError):
+                raise ConcurrencyConflict("idempotency key") from None
+        return IdempotencyClaim(claim.key, claim.body_hash, None, "pending", now, meta["etag"], owned=True)
+
+    async def complete_key(self, claim: IdempotencyClaim, job_id: str) -> None:
+        table = await self.table(self.settings.idempotency_table)
+        entity = {"PartitionKey": self._key_partition(claim.key), "RowKey": "", "Key": claim.key[:1024],
+                  "BodyHash": claim.body_hash, "State": "created", "JobId": job_id,
+                  "CreatedDateTime": claim.created}  # fmt: skip
+        with storage_errors():
+            self.requests += 1
+            await table.upsert_entity(entity, mode=UpdateMode.REPLACE)
+
+    async def release_key(self, claim: IdempotencyClaim) -> None:
+        """Forget a key whose create definitely failed, so a corrected retry can use it."""
+        table = await self.table(self.settings.idempotency_table)
+        with storage_errors(), contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+            self.requests += 1
+            await table.delete_entity(
+                self._key_partition(claim.key), "", etag=claim.etag, match_condition=MatchConditions.IfNotModified
+            )
+
+    # --- resources ---------------------------------------------------------------------------------
+
+    async def write_resources(self, entities: Iterable[dict[str, Any]]) -> int:
+        """Upsert entities of one partition in transactions of at most 100 entities / ~3 MiB. Returns the count."""
+        table = await self.table(self.settings.resources_table)
+        batch: list[Any] = []
+        size = written = 0
+        for entity in entities:
+            entity_size = approximate_size(entity)
+            if batch and (len(batch) >= TRANSACTION_MAX_ENTITIES or size + entity_size > TRANSACTION_MAX_BYTES):
+                written += await self._submit(table, batch)
+                batch, size = [], 0
+            batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
+            size += entity_size
+        if batch:
+            written += await self._submit(table, batch)
+        return written
+
+    async def _submit(self, table: TableClient, batch: list[Any]) -> int:
+        with storage_errors():
+            self.requests += 1
+            await table.submit_transaction(batch)
+        return len(batch)
+
+    async def query_resources(self, job_id: str, resource_type: str | None, top: int, continuation: str | None) -> Page:
+        table = await self.table(self.settings.resources_table)
+        return await self._page(table, resources_query(job_id, resource_type), top, continuation)
+
+    async def iter_resources(self, job_id: str, page_size: int = 1000) -> AsyncIterator[dict[str, Any]]:
+        table = await self.table(self.settings.resources_table)
+        with storage_errors():
+            self.requests += 1
+            async for entity in table.query_entities(resources_query(job_id, None), results_per_page=page_size):
+                yield entity
+
+    async def delete_resources(self, job_id: str) -> int:
+        table = await self.table(self.settings.resources_table)
+        deleted = 0
+        batch: list[Any] = []
+        with storage_errors():
+            self.requests += 1
+            query = f"PartitionKey eq {odata_literal(job_id)}"
+            async for entity in table.query_entities(query, select=["PartitionKey", "RowKey"]):
+                batch.append(("delete", {"PartitionKey": entity["PartitionKey"], "RowKey": entity["RowKey"]}))
+                if len(batch) == TRANSACTION_MAX_ENTITIES:
+                    deleted += await self._submit(table, batch)
+                    batch = []
+        if batch:
+            deleted += await self._submit(table, batch)
+        return deleted
+
+
+def resources_query(job_id: str, resource_type: str | None) -> str:
+    query = f"PartitionKey eq {odata_literal(job_id)}"
+    if resource_type:
+        query += f" and ResourceType eq {odata_literal(resource_type.lower())}"
+    return query
+
+
+def approximate_size(entity: Mapping[str, Any]) -> int:
+    size = 0
+    for key, value in entity.items():
+        size += 2 * len(key) + 8
+        if isinstance(value, bytes):
+            size += len(value)
+        elif isinstance(value, str):
+            size += 2 * len(value)
+        else:
+            size += 16
+    return size
+
+
+_store: TableStore | None = None
+
+
+def get_store(settings: Settings) -> TableStore:
+    global _store
+    if _store is None or _store.settings != settings:
+        _store = TableStore(settings)
+    return _store
+
+
+async def reset_store() -> None:
+    global _store
+    if _store is not None:
+        with contextlib.suppress(Exception):
+            await _store.close()
+    _store = None

@@ -1,0 +1,84 @@
+"""Session services for the tests: Azurite and the Graph emulator, on free ports, stopped by PID.
+
+Nothing here is a fake: Table Storage is Azurite, Graph is devtools/emulator.py over real HTTP, and the
+managed identity is azure-identity's ManagedIdentityCredential talking to the emulator's token endpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from devtools import services
+from snapshot import settings as settings_module
+
+if TYPE_CHECKING:
+    from devtools.emulator import EmulatorControl
+
+LOG_DIR = services.ROOT / ".local" / "test-logs"
+
+# Variables that would make azure-identity pick another credential or the app another config.
+_LEAKY_ENV = (
+    "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
+    "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT", "SNAPSHOT_STORAGE",
+)  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def azurite_service() -> Iterator[services.Service]:
+    service = services.azurite(services.free_port(), log_path=LOG_DIR / "azurite.log").start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
+def emulator_service() -> Iterator[services.Service]:
+    service = services.emulator(services.free_port(), log_path=LOG_DIR / "emulator.log").start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture
+def emulator(emulator_service: services.Service) -> EmulatorControl:
+    """The emulator's control client, reset to its defaults for this test."""
+    from devtools.emulator import EmulatorControl
+
+    control = EmulatorControl(f"http://127.0.0.1:{emulator_service.port}")
+    control.reset()
+    return control
+
+
+def stack_environment(azurite_port: int, emulator_port: int, table_prefix: str) -> dict[str, str]:
+    return {
+        **services.emulator_env(emulator_port),
+        "AzureWebJobsStorage": services.azurite_connection_string(azurite_port),
+        "SNAPSHOT_TABLE_PREFIX": table_prefix,
+        "SNAPSHOT_RETRY_AFTER_SECONDS": "1",
+    }
+
+
+@pytest.fixture
+def stack_env(
+    monkeypatch: pytest.MonkeyPatch,
+    azurite_service: services.Service,
+    emulator: EmulatorControl,
+    emulator_service: services.Service,
+) -> Iterator[dict[str, str]]:
+    """Point the app at Azurite and the emulator, with tables of its own for this test."""
+    for name in _LEAKY_ENV:
+        monkeypatch.delenv(name, raising=False)
+    env = stack_environment(azurite_service.port, emulator_service.port, f"T{uuid.uuid4().hex[:12]}")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    settings_module.get_settings.cache_clear()
+    yield env
+    settings_module.get_settings.cache_clear()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
