@@ -3,6 +3,8 @@
 import azure.functions as func
 
 from snapshot.http_api import bp as http_api
+from snapshot.poller import bp as poller
 
 app = func.FunctionApp(http_auth_level=func.AuthLevel.FUNCTION)
 app.register_functions(http_api)
+app.register_functions(poller)

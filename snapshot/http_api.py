@@ -15,7 +15,7 @@ from urllib.parse import quote, urlsplit
 import azure.functions as func
 from pydantic import BaseModel
 
-from snapshot import errors, service
+from snapshot import catalogue, errors, service
 from snapshot.models import ContentState, JobRecord, JobStatus, job_view, parse_start_request
 from snapshot.settings import SettingsError, get_settings
 
@@ -149,12 +149,78 @@ async def start_snapshot(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="snapshots/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @handled
 async def get_snapshot(req: func.HttpRequest) -> func.HttpResponse:
+    """Logic Apps' async pattern: 202 until stored (200); 424 when there is no content to wait for."""
     record = await service.get_job(req.route_params["id"])
-    if record.status in (JobStatus.FAILED, JobStatus.EXPIRED) or record.content_state == ContentState.ERROR:
-        return json_response(job_view(record, job_url(req, record.id)), 424)
     if record.content_state == ContentState.STORED:
         return json_response(job_view(record, job_url(req, record.id)), 200)
+    if record.status in (JobStatus.FAILED, JobStatus.EXPIRED) or record.content_state in (
+        ContentState.UNAVAILABLE,
+        ContentState.ERROR,
+    ):
+        return json_response(job_view(record, job_url(req, record.id)), 424)
     return accepted(req, record)
+
+
+def next_link(req: func.HttpRequest, token: str | None) -> str | None:
+    if token is None:
+        return None
+    parts = urlsplit(req.url)
+    params = {k: v for k, v in req.params.items() if k != "continuationToken"}
+    params["continuationToken"] = token
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?{query}"
+
+
+@bp.function_name("list_snapshots")
+@bp.route(route="snapshots", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def list_snapshots(req: func.HttpRequest) -> func.HttpResponse:
+    records, token = await service.list_jobs(
+        req.params.get("status"), req.params.get("top"), req.params.get("continuationToken")
+    )
+    views = [job_view(record, job_url(req, record.id)).model_dump(mode="json", by_alias=True) for record in records]
+    return json_response({"value": views, "continuationToken": token, "nextLink": next_link(req, token)})
+
+
+@bp.function_name("list_snapshot_resources")
+@bp.route(route="snapshots/{id}/resources", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def list_snapshot_resources(req: func.HttpRequest) -> func.HttpResponse:
+    items, token = await service.list_resources(
+        req.route_params["id"],
+        req.params.get("resourceType"),
+        req.params.get("top"),
+        req.params.get("continuationToken"),
+    )
+    return json_response({"value": items, "continuationToken": token, "nextLink": next_link(req, token)})
+
+
+@bp.function_name("get_snapshot_content")
+@bp.route(route="snapshots/{id}/content", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def get_snapshot_content(req: func.HttpRequest) -> func.HttpResponse:
+    body = await service.content_bytes(req.route_params["id"])
+    return func.HttpResponse(body, status_code=200, mimetype="application/json")
+
+
+@bp.function_name("delete_snapshot")
+@bp.route(route="snapshots/{id}", methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def delete_snapshot(req: func.HttpRequest) -> func.HttpResponse:
+    keep = (req.params.get("keepContent") or "false").lower()
+    if keep not in ("true", "false"):
+        raise errors.ValidationFailed([errors.FieldError("keepContent", "must be true or false")])
+    await service.delete_job(req.route_params["id"], keep_content=keep == "true")
+    return func.HttpResponse(status_code=204)
+
+
+@bp.function_name("list_resource_types")
+@bp.route(route="resource-types", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def list_resource_types(req: func.HttpRequest) -> func.HttpResponse:
+    groups = catalogue.grouped()
+    workloads = [{"name": name, "count": len(types), "resourceTypes": types} for name, types in groups.items()]
+    return json_response({"count": sum(len(t) for t in groups.values()), "workloads": workloads})
 
 
 @bp.function_name("health")
@@ -163,3 +229,13 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
     report = await service.health()
     body = {"status": "healthy" if report.healthy else "unhealthy", "checks": report.checks}
     return json_response(body, 200 if report.healthy else 503)
+
+
+@bp.function_name("openapi")
+@bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def openapi(req: func.HttpRequest) -> func.HttpResponse:
+    from snapshot.openapi import document
+
+    parts = urlsplit(req.url)
+    return json_response(document(f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}"))

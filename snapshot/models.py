@@ -162,6 +162,7 @@ class JobRecord(BaseModel):
     stored: datetime | None = None
     resource_count: int | None = None
     resource_type_counts: dict[str, int] = Field(default_factory=dict)
+    content_metadata: dict[str, Any] | None = None  # the content's top-level keys other than resources
     source: str = "api"  # "api" (started here) or "adopted" (found in Graph by the poller)
     graph_deleted: bool = False
     idempotency_key: str | None = None

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from snapshot import errors
 from snapshot.models import ContentState, JobRecord, JobStatus, StartSnapshotRequest
@@ -234,3 +235,104 @@ async def health() -> HealthReport:
     except Exception:
         checks["managedIdentity"] = "no token for Microsoft Graph"
     return HealthReport(checks)
+
+
+# --- reads (served from Table Storage only) ---------------------------------------------------------
+
+LIST_TOP_DEFAULT, LIST_TOP_MAX = 100, 1000
+FILTERABLE_STATUSES = tuple(status.value for status in JobStatus)
+
+
+def parse_top(value: str | None) -> int:
+    if value is None or value == "":
+        return LIST_TOP_DEFAULT
+    if not value.isdigit() or not 1 <= int(value) <= LIST_TOP_MAX:
+        raise errors.ValidationFailed([errors.FieldError("top", f"must be a whole number from 1 to {LIST_TOP_MAX}")])
+    return int(value)
+
+
+def _continuation(token: str | None) -> str | None:
+    from snapshot.store import decode_token
+
+    try:
+        decode_token(token)
+    except ValueError as exc:
+        raise errors.ValidationFailed([errors.FieldError("continuationToken", str(exc))]) from None
+    return token
+
+
+async def list_jobs(
+    status: str | None, top: str | None, continuation: str | None
+) -> tuple[list[JobRecord], str | None]:
+    if status is not None and status not in FILTERABLE_STATUSES:
+        raise errors.ValidationFailed([errors.FieldError("status", f"must be one of {', '.join(FILTERABLE_STATUSES)}")])
+    return await table_store().list_jobs(status, parse_top(top), _continuation(continuation))
+
+
+async def stored_job(job_id: str) -> JobRecord:
+    """The job, if its content is stored; 409 while it is not (yet)."""
+    record = await get_job(job_id)
+    if record.content_state == ContentState.PENDING:
+        raise errors.Conflict(
+            f"the content of snapshot job {job_id} is not stored yet; poll GET /api/snapshots/{job_id} until it answers 200"
+        )
+    if record.content_state != ContentState.STORED:
+        raise errors.Conflict(f"snapshot job {job_id} has no stored content ({record.status.value})")
+    return record
+
+
+async def list_resources(
+    job_id: str, resource_type: str | None, top: str | None, continuation: str | None
+) -> tuple[list[dict[str, Any]], str | None]:
+    from snapshot import content
+
+    await stored_job(job_id)
+    store = table_store()
+    page = await store.query_resources(job_id, resource_type, parse_top(top), _continuation(continuation))
+    items = []
+    for head in page.items:
+        parts = await store.resource_parts(job_id, content.part_keys(head)) if content.part_keys(head) else []
+        items.append(content.resource_from_entities(head, parts))
+    return items, page.continuation
+
+
+async def content_bytes(job_id: str) -> bytes:
+    """The whole snapshot in Graph's baseline shape, rebuilt from the table (resources by type and name)."""
+    from snapshot import content
+
+    record = await stored_job(job_id)
+    chunks = [chunk async for chunk in content.content_chunks(record.content_metadata or {}, _resources(job_id))]
+    return b"".join(chunks)
+
+
+async def _resources(job_id: str) -> AsyncIterator[dict[str, Any]]:
+    from snapshot import content
+
+    store = table_store()
+
+    async def fetch(row_key: str) -> dict[str, Any]:
+        return (await store.resource_parts(job_id, [row_key]))[0]
+
+    async for resource in content.assemble_resources(store.iter_resources(job_id), fetch):
+        yield resource
+
+
+async def delete_job(job_id: str, keep_content: bool) -> None:
+    """Delete the Graph job (a 404 there is fine), then, unless keep_content, the stored rows and the job."""
+    store = table_store()
+    record = await get_job(job_id)
+    if not record.graph_deleted:
+        await graph_client().delete_job(job_id)
+        change: dict[str, Any] = {"graph_deleted": True}
+        if record.content_state == ContentState.PENDING:
+            change["content_state"] = ContentState.UNAVAILABLE
+            change["content_error"] = "the Graph job was deleted before its content was stored"
+        try:
+            record = await store.update_job(record.model_copy(update=change))
+        except ConcurrencyConflict:
+            record = await get_job(job_id)
+            record = await store.update_job(record.model_copy(update=change))
+    if keep_content:
+        return
+    await store.delete_resources(job_id)
+    await store.delete_job(record)

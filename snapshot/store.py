@@ -109,6 +109,7 @@ def job_entity(record: JobRecord, row_key: str) -> dict[str, Any]:
             "StoredDateTime": record.stored,
             "ResourceCount": record.resource_count,
             "ResourceTypeCounts": json.dumps(record.resource_type_counts),
+            "ContentMetadata": None if record.content_metadata is None else json.dumps(record.content_metadata),
             "Source": record.source,
             "GraphDeleted": record.graph_deleted,
             "IdempotencyKey": record.idempotency_key,
@@ -135,6 +136,7 @@ def record_from_entity(entity: Mapping[str, Any]) -> JobRecord:
         stored=entity.get("StoredDateTime"),
         resource_count=entity.get("ResourceCount"),
         resource_type_counts=json.loads(entity.get("ResourceTypeCounts", "{}")),
+        content_metadata=json.loads(entity["ContentMetadata"]) if entity.get("ContentMetadata") else None,
         source=entity.get("Source", "api"),
         graph_deleted=bool(entity.get("GraphDeleted", False)),
         idempotency_key=entity.get("IdempotencyKey"),
@@ -403,8 +405,19 @@ class TableStore:
         return len(batch)
 
     async def query_resources(self, job_id: str, resource_type: str | None, top: int, continuation: str | None) -> Page:
+        """One page of resource head entities (continuation parts are read with `resource_parts`)."""
         table = await self.table(self.settings.resources_table)
-        return await self._page(table, resources_query(job_id, resource_type), top, continuation)
+        query = resources_query(job_id, resource_type) + f" and RowKey lt '{LISTING_PREFIX}'"
+        return await self._page(table, query, top, continuation)
+
+    async def resource_parts(self, job_id: str, row_keys: list[str]) -> list[dict[str, Any]]:
+        table = await self.table(self.settings.resources_table)
+        parts = []
+        with storage_errors():
+            for row_key in row_keys:
+                self.requests += 1
+                parts.append(dict(await table.get_entity(job_id, row_key)))
+        return parts
 
     async def iter_resources(self, job_id: str, page_size: int = 1000) -> AsyncIterator[dict[str, Any]]:
         table = await self.table(self.settings.resources_table)
@@ -442,7 +455,7 @@ def approximate_size(entity: Mapping[str, Any]) -> int:
     for key, value in entity.items():
         size += 2 * len(key) + 8
         if isinstance(value, bytes):
-            size += len(value)
+            size += (len(value) + 2) // 3 * 4  # base64 in the batch body
         elif isinstance(value, str):
             size += 2 * len(value)
         else:

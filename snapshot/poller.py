@@ -1,0 +1,15 @@
+"""Timer trigger: one reconcile tick on SNAPSHOT_POLL_SCHEDULE. Wiring only; the logic is snapshot.reconcile."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from snapshot import reconcile
+
+bp = func.Blueprint()
+
+
+@bp.function_name("poll_snapshots")
+@bp.timer_trigger(arg_name="timer", schedule="%SNAPSHOT_POLL_SCHEDULE%", run_on_startup=False, use_monitor=True)
+async def poll_snapshots(timer: func.TimerRequest) -> None:
+    await reconcile.poll()
