@@ -75,7 +75,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"stopping {service.name} (pid {service.pid})")
             service.stop()
 
-    signal.signal(signal.SIGTERM, lambda *_: (stop(), sys.exit(0)))
+    def terminate(*_: object) -> None:
+        stop()
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, terminate)
     try:
         if (port := azurite_port(settings)) is not None:
             data = services.ROOT / ".local" / "azurite"

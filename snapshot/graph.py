@@ -286,7 +286,8 @@ class UtcmClient:
     async def _all_pages(self, first: ConfigurationSnapshotJobCollectionResponse) -> list[ConfigurationSnapshotJob]:
         """Follow @odata.nextLink with msgraph-core's PageIterator (same Prefer header on every page)."""
         iterator = PageIterator(first, self.adapter, error_mapping=ERROR_MAPPING)
-        iterator.set_headers({"Prefer": PREFER_ALL_ENUM_MEMBERS})
+        # PageIterator.set_headers passes the dict as keywords, which HeadersCollection.add_all refuses.
+        iterator.headers.add("Prefer", PREFER_ALL_ENUM_MEMBERS)
         collected: list[ConfigurationSnapshotJob] = []
         pages: set[int] = {id(iterator.current_page)}
 

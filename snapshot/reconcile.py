@@ -94,7 +94,7 @@ async def _reconcile(client: UtcmClient, store: TableStore, report: TickReport) 
         graph_jobs = await client.list_jobs()
     except (errors.GraphThrottled, errors.GraphUnavailable) as exc:
         report.throttled = True
-        log.warning("poll tick stopped: %s (retry after %ss)", exc.detail, getattr(exc, "retry_after", "?"))
+        log.warning("job list failed, tick ends: %s (retry after %ss)", exc.detail, getattr(exc, "retry_after", "?"))
         return []
     report.seen = len(graph_jobs)
     records = {record.id: record for record in await store.all_jobs()}

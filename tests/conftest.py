@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import TYPE_CHECKING
 
+import httpx
 import pytest
 
 from devtools import services
@@ -82,3 +83,59 @@ def stack_env(
 def pytest_configure(config: pytest.Config) -> None:
     LOG_DIR.mkdir(parents=True, exist_ok=True)
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
+
+
+@pytest.fixture
+async def app_env(stack_env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
+    """stack_env for in-process tests of the app; closes the app's Graph client and Table store afterwards."""
+    from snapshot import graph, store
+
+    yield stack_env
+    await graph.reset_client()
+    await store.reset_store()
+
+
+E2E_TABLE_PREFIX = "Endtoend"
+
+
+@pytest.fixture(scope="session")
+def app_host(azurite_service: services.Service, emulator_service: services.Service) -> Iterator[services.Service]:
+    """devtools/host.py serving function_app.app over real HTTP, against Azurite and the emulator."""
+    env = stack_environment(azurite_service.port, emulator_service.port, E2E_TABLE_PREFIX)
+    env["SNAPSHOT_POLL_SCHEDULE"] = "0 0 0 1 1 *"  # tests run the poller through the admin endpoint
+    for name in _LEAKY_ENV:
+        env[name] = ""
+    service = services.host(services.free_port(), env, log_path=LOG_DIR / "host.log").start(timeout=120)
+    yield service
+    service.stop()
+
+
+def clear_tables(azurite_port: int, prefix: str) -> None:
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.data.tables import TableServiceClient
+
+    client = TableServiceClient.from_connection_string(services.azurite_connection_string(azurite_port))
+    for suffix in ("Jobs", "Resources", "Idempotency"):
+        table = client.get_table_client(prefix + suffix)
+        try:
+            keys = [(e["PartitionKey"], e["RowKey"]) for e in table.list_entities(select=["PartitionKey", "RowKey"])]
+        except ResourceNotFoundError:
+            continue
+        for partition, row in keys:
+            table.delete_entity(partition, row)
+
+
+@pytest.fixture
+def api(
+    app_host: services.Service, azurite_service: services.Service, emulator: EmulatorControl
+) -> Iterator[httpx.Client]:
+    """An HTTP client on the local host, with the emulator reset and the app's tables emptied."""
+    clear_tables(azurite_service.port, E2E_TABLE_PREFIX)
+    with httpx.Client(base_url=f"http://127.0.0.1:{app_host.port}", timeout=60) as client:
+        yield client
+
+
+def run_function(api: httpx.Client, name: str) -> None:
+    """Run a non-HTTP function now through the host's admin endpoint, and wait for it."""
+    response = api.post(f"/admin/functions/{name}", params={"wait": "true"}, json={"input": ""})
+    assert response.status_code == 200, response.text

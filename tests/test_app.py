@@ -14,7 +14,7 @@ def bindings() -> dict[str, dict[str, Any]]:
     result = {}
     for fn in function_app.app.get_functions():
         trigger = json.loads(fn.get_function_json())["bindings"][0]
-        result[fn.get_function_name()] = trigger
+        result[str(fn.get_function_name())] = trigger
     return result
 
 

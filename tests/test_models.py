@@ -22,7 +22,9 @@ def test_a_valid_body_is_normalised_to_documented_names() -> None:
     assert request.description is None
 
 
-@pytest.mark.parametrize("name", ["short", "x" * 33, "with-hyphen ok", "under_score ok", "colon: here", "accénted name"])
+@pytest.mark.parametrize(
+    "name", ["short", "x" * 33, "with-hyphen ok", "under_score ok", "colon: here", "accénted name"]
+)
 def test_display_name_rules(name: str) -> None:
     errors = fields({**VALID, "displayName": name})
     assert list(errors) == ["displayName"]
