@@ -160,3 +160,12 @@ class ContentRefused(GraphError):
 
     status = 502
     title = "Snapshot content refused"
+
+
+class QuotaExhausted(ServiceError):
+    status = 429
+    title = "The monthly snapshot quota is used up"
+
+    def __init__(self, detail: str, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after

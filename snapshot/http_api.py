@@ -231,6 +231,13 @@ async def health(req: func.HttpRequest) -> func.HttpResponse:
     return json_response(body, 200 if report.healthy else 503)
 
 
+@bp.function_name("get_quota")
+@bp.route(route="quota", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def get_quota(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(await service.quota_status())
+
+
 @bp.function_name("openapi")
 @bp.route(route="openapi.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @handled

@@ -202,7 +202,6 @@ PROBLEM_TEXT = {
     409: "Conflict; `detail` says what to do.",
     413: "The body is larger than 64 KiB.",
     415: "The body is not JSON (send `Content-Type: application/json`).",
-    424: "Failed dependency.",
     429: "Too many requests; retry after `Retry-After` seconds.",
     500: "Unexpected error; the function log has the details.",
     502: "Microsoft Graph refused the request (for example a missing Graph permission).",
@@ -435,14 +434,16 @@ def operations() -> dict[str, Any]:
     }
 
 
+# Graph's job ids are GUIDs; no id can hold what Table keys forbid (/ \ # ? and control characters).
+JOB_ID_SCHEMA = {"type": "string", "minLength": 1, "pattern": r"^[^/\\#?\u0000-\u001f\u007f-\u009f]+$"}
+
+
 def components() -> dict[str, Any]:
     top_schema = {"type": "integer", "minimum": 1, "maximum": LIST_TOP_MAX, "default": LIST_TOP_DEFAULT}
     return {
         "schemas": {**model_schemas(), **handwritten_schemas()},
         "parameters": {
-            "JobId": parameter(
-                "id", "path", {"type": "string"}, "The snapshot job id (Graph's job id).", required=True
-            ),
+            "JobId": parameter("id", "path", JOB_ID_SCHEMA, "The snapshot job id (Graph's, a GUID).", required=True),
             "Top": parameter("top", "query", top_schema, "Page size."),
             "ContinuationToken": parameter(
                 "continuationToken", "query", {"type": "string"}, "The token of the previous page, as returned."

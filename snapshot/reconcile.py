@@ -11,12 +11,13 @@ import json
 import logging
 import time
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from snapshot import content, errors
+from snapshot import content, errors, quota
 from snapshot.models import ContentState, JobRecord, JobStatus
-from snapshot.service import graph_client, record_from_graph, table_store
+from snapshot.service import forget_in_graph, graph_client, record_from_graph, table_store
+from snapshot.settings import get_settings
 from snapshot.store import ConcurrencyConflict, TableStore
 
 if TYPE_CHECKING:
@@ -35,6 +36,7 @@ class TickReport:
     resources_stored: int = 0
     failures: int = 0  # jobs whose reconcile or ingestion failed this tick (retried next tick)
     graph_calls: int = 0
+    pruned: int = 0  # stored jobs deleted from Graph after its 7-day retention
     throttled: bool = False
     duration_ms: int = 0
 
@@ -82,6 +84,8 @@ async def poll() -> TickReport:
     try:
         records = await _reconcile(client, store, report)
         await _store_contents(client, store, records, report)
+        if get_settings().prune_stored_jobs:
+            await _prune_retained(client, store, records, report)
     finally:
         report.graph_calls = client.calls - calls_before
         report.duration_ms = int((time.monotonic() - started) * 1000)
@@ -192,6 +196,10 @@ async def ingest(client: UtcmClient, store: TableStore, record: JobRecord) -> Jo
         stream.seek(0)
         entities = content.resource_entities(record.id, content.iter_resources(stream))
         await store.write_resources(entities)
+    # The ledger row comes first: a crash before the job is marked stored leaves a row the rerun rewrites.
+    await store.record_usage(
+        quota.month_of(record.completed or record.created or datetime.now(UTC)), record.id, entities.count
+    )
     change = record.model_copy(
         update={
             "content_state": ContentState.STORED,
@@ -212,3 +220,24 @@ async def ingest(client: UtcmClient, store: TableStore, record: JobRecord) -> Jo
             return current  # another poller stored the same rows first
         return await store.update_job(current.model_copy(update={k: getattr(change, k) for k in (
             "content_state", "content_error", "content_metadata", "resource_count", "resource_type_counts", "stored")}))  # fmt: skip
+
+
+GRAPH_RETENTION = timedelta(days=7)
+
+
+async def _prune_retained(client: UtcmClient, store: TableStore, records: list[JobRecord], report: TickReport) -> None:
+    """Graph deletes content after 7 days anyway: free the slots of stored jobs older than that."""
+    cutoff = datetime.now(UTC) - GRAPH_RETENTION
+    for record in records:
+        if report.throttled:
+            return
+        old = record.created is not None and record.created < cutoff
+        if old and record.content_state == ContentState.STORED and not record.graph_deleted:
+            try:
+                await forget_in_graph(store, client, record, "after its 7-day retention")
+                report.pruned += 1
+            except errors.GraphThrottled:
+                report.throttled = True
+            except errors.ServiceError as exc:
+                report.failures += 1
+                log.warning("job %s not pruned: %s", record.id, exc.detail)

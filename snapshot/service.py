@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from snapshot import errors
+from snapshot import errors, quota
 from snapshot.models import ContentState, JobRecord, JobStatus, StartSnapshotRequest
 from snapshot.settings import Settings, get_settings
 from snapshot.store import ConcurrencyConflict, IdempotencyClaim, TableStore, get_store
@@ -72,6 +72,12 @@ async def start_snapshot(request: StartSnapshotRequest, idempotency_key: str | N
         claim = await _claim(store, idempotency_key, request.fingerprint())
         if claim.job_id:
             return StartResult(await _job_of_claim(store, claim), created=False)
+    try:
+        await quota.ensure_available(store, get_settings())
+    except errors.QuotaExhausted:
+        if claim is not None:
+            await store.release_key(claim)
+        raise
     adopt_first = claim is not None and claim.state == "taken-over"
     job = await _create_in_graph(store, request, claim, adopt_first)
     record = record_from_graph(job, "api", idempotency_key)
@@ -142,7 +148,7 @@ async def _create_in_graph(
         if existing is not None:
             return existing
     try:
-        return await client.create_snapshot(request.displayName, request.description, request.resources)
+        return await _create_making_room(store, client, request)
     except errors.GraphUnavailable as exc:
         return await _after_ambiguous_failure(store, client, request, claim, exc)
     except errors.GraphNameConflict:
@@ -167,6 +173,42 @@ async def _create_in_graph(
         if claim is not None:
             await store.release_key(claim)
         raise
+
+
+async def _create_making_room(store: TableStore, client: UtcmClient, request: StartSnapshotRequest) -> GraphJob:
+    """Create; if Graph holds 12 jobs and pruning is on, delete the oldest stored one and create once more."""
+    try:
+        return await client.create_snapshot(request.displayName, request.description, request.resources)
+    except errors.GraphJobLimit:
+        if not get_settings().prune_stored_jobs or not await prune_oldest_stored(store, client):
+            raise
+    return await client.create_snapshot(request.displayName, request.description, request.resources)
+
+
+async def prune_oldest_stored(store: TableStore, client: UtcmClient) -> bool:
+    """Delete from Graph the oldest visible job whose content is stored here; never one that is not."""
+    visible = {job.id for job in await client.list_jobs()}
+    stored = [
+        record
+        for record in await store.all_jobs()
+        if record.id in visible and record.content_state == ContentState.STORED and not record.graph_deleted
+    ]
+    if not stored:
+        return False
+    oldest = min(stored, key=lambda record: record.created or datetime.now(UTC))
+    await forget_in_graph(store, client, oldest, "to make room under Graph's 12-job cap")
+    return True
+
+
+async def forget_in_graph(store: TableStore, client: UtcmClient, record: JobRecord, why: str) -> JobRecord:
+    """Delete the Graph job (its content is safe here) and mark the record graphDeleted."""
+    await client.delete_job(record.id)
+    log.info("deleted job %s (%s) from Graph %s", record.id, record.display_name, why)
+    try:
+        return await store.update_job(record.model_copy(update={"graph_deleted": True}))
+    except ConcurrencyConflict:
+        current = await store.get_job(record.id) or record
+        return await store.update_job(current.model_copy(update={"graph_deleted": True}))
 
 
 async def _after_ambiguous_failure(
@@ -336,3 +378,7 @@ async def delete_job(job_id: str, keep_content: bool) -> None:
         return
     await store.delete_resources(job_id)
     await store.delete_job(record)
+
+
+async def quota_status() -> quota.QuotaStatus:
+    return await quota.status(table_store(), get_settings())

@@ -47,6 +47,9 @@ class Settings(BaseModel):
     poll_schedule: str = Field("0 */1 * * * *", alias="SNAPSHOT_POLL_SCHEDULE")
     retry_after_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(20, alias="SNAPSHOT_RETRY_AFTER_SECONDS")
     max_content_bytes: Annotated[int, Field(ge=1024)] = Field(512 * 1024 * 1024, alias="SNAPSHOT_MAX_CONTENT_BYTES")
+    prune_stored_jobs: bool = Field(True, alias="SNAPSHOT_PRUNE_STORED_JOBS")
+    monthly_resource_quota: Annotated[int, Field(ge=0)] = Field(20000, alias="SNAPSHOT_MONTHLY_RESOURCE_QUOTA")
+    callback_allowed_hosts: str = Field("*.logic.azure.com", alias="SNAPSHOT_CALLBACK_ALLOWED_HOSTS")
 
     @field_validator("graph_base_url")
     @classmethod
@@ -93,6 +96,10 @@ class Settings(BaseModel):
     @property
     def idempotency_table(self) -> str:
         return f"{self.table_prefix}Idempotency"
+
+    @property
+    def quota_table(self) -> str:
+        return f"{self.table_prefix}Quota"
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(

@@ -217,6 +217,8 @@ class TableStore:
     # --- jobs --------------------------------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> JobRecord | None:
+        if not job_id or job_id.startswith(LISTING_PREFIX):  # listing rows share the partition: not ids
+            return None
         table = await self.table(self.settings.jobs_table)
         with storage_errors():
             self.requests += 1
@@ -379,6 +381,26 @@ class TableStore:
             await table.delete_entity(
                 self._key_partition(claim.key), "", etag=claim.etag, match_condition=MatchConditions.IfNotModified
             )
+
+    # --- monthly quota ledger: one row per (month, job), so a rerun or a second poller counts a job once ---
+
+    async def record_usage(self, month: str, job_id: str, resources: int) -> None:
+        table = await self.table(self.settings.quota_table)
+        with storage_errors():
+            self.requests += 1
+            await table.upsert_entity(
+                {"PartitionKey": month, "RowKey": job_id, "Resources": resources}, mode=UpdateMode.REPLACE
+            )
+
+    async def usage(self, month: str) -> int:
+        table = await self.table(self.settings.quota_table)
+        with storage_errors():
+            self.requests += 1
+            rows = table.query_entities(f"PartitionKey eq {odata_literal(month)}", select=["Resources"])
+            total = 0
+            async for row in rows:
+                total += int(row.get("Resources", 0))
+            return total
 
     # --- resources ---------------------------------------------------------------------------------
 
