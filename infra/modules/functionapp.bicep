@@ -1,0 +1,185 @@
+// The function app: Flex Consumption (FC1) plan, Linux, Python 3.11, code package in a blob container
+// reached with the app's managed identity, identity-based host storage, App Insights with Entra auth.
+// Flex Consumption forbids FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE,
+// WEBSITE_CONTENT*, ... as app settings: the runtime is in functionAppConfig, never in app settings.
+
+@description('Name of the function app (globally unique: it is the host name).')
+param name string
+
+@description('Name of the Flex Consumption plan.')
+param planName string
+
+@description('Azure region of the plan and the app.')
+param location string
+
+@description('Tags applied to the plan, the app and the identity. main.bicep adds azd-service-name.')
+param tags object = {}
+
+@description('SystemAssigned (default) or UserAssigned: the managed identity the app uses for storage, App Insights and Graph.')
+@allowed([
+  'SystemAssigned'
+  'UserAssigned'
+])
+param identityType string = 'SystemAssigned'
+
+@description('Name of the user-assigned identity created when identityType is UserAssigned.')
+param userAssignedIdentityName string = ''
+
+@description('Blob endpoint of the storage account (https://<account>.blob.<suffix>/).')
+param blobEndpoint string
+
+@description('Queue endpoint of the storage account.')
+param queueEndpoint string
+
+@description('Table endpoint of the storage account.')
+param tableEndpoint string
+
+@description('Blob container that holds the deployment package.')
+param deploymentContainerName string
+
+@description('Application Insights connection string.')
+param applicationInsightsConnectionString string
+
+@description('The app settings snapshot/settings.py reads (SETTING_NAMES), by name; values are strings.')
+param snapshotSettings object
+
+@description('Most instances the app scales out to.')
+@minValue(1)
+@maxValue(1000)
+param maximumInstanceCount int = 40
+
+@description('Memory of each instance, in MB.')
+@allowed([
+  512
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
+var useUserAssigned = identityType == 'UserAssigned'
+
+resource userAssignedIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (useUserAssigned) {
+  name: userAssignedIdentityName
+  location: location
+  tags: tags
+}
+
+var userAssignedIdentityId = useUserAssigned ? userAssignedIdentity.id : ''
+var userAssignedClientId = useUserAssigned ? userAssignedIdentity.properties.clientId : ''
+
+// Host storage by identity: no connection string, no key.
+var hostStorageSettings = {
+  AzureWebJobsStorage__credential: 'managedidentity'
+  AzureWebJobsStorage__blobServiceUri: blobEndpoint
+  AzureWebJobsStorage__queueServiceUri: queueEndpoint
+  AzureWebJobsStorage__tableServiceUri: tableEndpoint
+}
+
+// App Insights with local auth disabled: the SDK sends an Entra token of the app's identity.
+var monitoringSettings = {
+  APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
+  APPLICATIONINSIGHTS_AUTHENTICATION_STRING: useUserAssigned ? 'ClientId=${userAssignedClientId};Authorization=AAD' : 'Authorization=AAD'
+}
+
+// Only for a user-assigned identity: which identity azure-identity and the host use.
+var userAssignedSettings = useUserAssigned ? {
+  AZURE_CLIENT_ID: userAssignedClientId
+  AzureWebJobsStorage__clientId: userAssignedClientId
+} : {}
+
+resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
+  name: planName
+  location: location
+  tags: tags
+  kind: 'functionapp'
+  sku: {
+    name: 'FC1'
+    tier: 'FlexConsumption'
+  }
+  properties: {
+    reserved: true
+  }
+}
+
+resource site 'Microsoft.Web/sites@2024-11-01' = {
+  name: name
+  location: location
+  tags: tags
+  kind: 'functionapp,linux'
+  identity: useUserAssigned ? {
+    type: 'UserAssigned'
+    userAssignedIdentities: {
+      '${userAssignedIdentityId}': {}
+    }
+  } : {
+    type: 'SystemAssigned'
+  }
+  properties: {
+    serverFarmId: plan.id
+    httpsOnly: true
+    publicNetworkAccess: 'Enabled'
+    siteConfig: {
+      minTlsVersion: '1.2'
+      scmMinTlsVersion: '1.2'
+      ftpsState: 'Disabled'
+      http20Enabled: true
+    }
+    functionAppConfig: {
+      deployment: {
+        storage: {
+          type: 'blobContainer'
+          value: '${blobEndpoint}${deploymentContainerName}'
+          authentication: useUserAssigned ? {
+            type: 'UserAssignedIdentity'
+            userAssignedIdentityResourceId: userAssignedIdentityId
+          } : {
+            type: 'SystemAssignedIdentity'
+          }
+        }
+      }
+      scaleAndConcurrency: {
+        maximumInstanceCount: maximumInstanceCount
+        instanceMemoryMB: instanceMemoryMB
+      }
+      runtime: {
+        name: 'python'
+        version: '3.11'
+      }
+    }
+  }
+}
+
+resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
+  parent: site
+  name: 'appsettings'
+  properties: union(hostStorageSettings, monitoringSettings, userAssignedSettings, snapshotSettings)
+}
+
+// Deployments authenticate with Entra ID (azd, func, az functionapp deployment): no FTP/SCM passwords.
+resource ftpPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-11-01' = {
+  parent: site
+  name: 'ftp'
+  properties: {
+    allow: false
+  }
+}
+
+resource scmPublishing 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-11-01' = {
+  parent: site
+  name: 'scm'
+  properties: {
+    allow: false
+  }
+}
+
+@description('Name of the function app.')
+output name string = site.name
+
+@description('Default host name of the function app.')
+output defaultHostName string = site.properties.defaultHostName
+
+@description('Object (principal) id of the identity the app runs as: grant roles and Graph permissions to it.')
+output principalId string = useUserAssigned ? userAssignedIdentity.properties.principalId : site.identity.principalId
+
+@description('Client id of the user-assigned identity; empty for a system-assigned one.')
+output clientId string = userAssignedClientId
