@@ -214,6 +214,14 @@ async def delete_snapshot(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse(status_code=204)
 
 
+@bp.function_name("diff_snapshots")
+@bp.route(route="snapshots/{id}/diff", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def diff_snapshots(req: func.HttpRequest) -> func.HttpResponse:
+    result = await service.diff_jobs(req.route_params["id"], req.params.get("against"), req.params.get("resourceType"))
+    return json_response(result)
+
+
 @bp.function_name("list_resource_types")
 @bp.route(route="resource-types", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @handled

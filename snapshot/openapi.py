@@ -20,6 +20,7 @@ from snapshot.models import (
     JobView,
     StartSnapshotRequest,
 )
+from snapshot.quota import QuotaStatus
 from snapshot.service import LIST_TOP_DEFAULT, LIST_TOP_MAX
 
 API_VERSION = "1.0.0"
@@ -50,7 +51,10 @@ def _drop_property_titles(schema: Schema) -> Schema:
 
 def model_schemas() -> dict[str, Schema]:
     """The pydantic models' JSON schemas, `$defs` lifted into components (validation mode for the request)."""
-    _, top = models_json_schema([(StartSnapshotRequest, "validation"), (JobView, "serialization")], ref_template=REF)
+    _, top = models_json_schema(
+        [(StartSnapshotRequest, "validation"), (JobView, "serialization"), (QuotaStatus, "serialization")],
+        ref_template=REF,
+    )
     schemas: dict[str, Schema] = {name: _drop_property_titles(s) for name, s in top.get("$defs", {}).items()}
     # Rules checked by validators in models.py, stated here too so clients can check them before calling.
     request = schemas["StartSnapshotRequest"]["properties"]
@@ -95,7 +99,64 @@ def page(item: Schema, title: str) -> Schema:
 
 def handwritten_schemas() -> dict[str, Schema]:
     odata_annotations = {"^@odata\\.": {"description": "An OData annotation, as Graph sent it."}}
+    change = {
+        "type": "object",
+        "required": ["path", "kind"],
+        "properties": {
+            "path": {"type": "string", "description": "e.g. `Conditions.Users.IncludeUsers`, `Rules[2].Name`."},
+            "kind": {"enum": ["changed", "added", "removed", "notComparable"]},
+            "old": {"description": "The old value (annotations stripped); null when added."},
+            "new": {"description": "The new value; null when removed."},
+        },
+    }
+    resource_ref = {
+        "type": "object",
+        "required": ["resourceType", "displayName"],
+        "properties": {"resourceType": {"type": "string"}, "displayName": {"type": "string"}},
+    }
+    resource_diff = {
+        "type": "object",
+        "required": ["resourceType", "displayName", "changes"],
+        "properties": {
+            "resourceType": {"type": "string"},
+            "displayName": {"type": "string"},
+            "changes": {"type": "array", "items": change},
+            "notComparable": {"type": "array", "items": change},
+            "truncated": {"type": "boolean"},
+        },
+    }
+    counts = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
     return {
+        "SnapshotDiff": {
+            "type": "object",
+            "description": (
+                "From snapshot `against` (older) to `id`: resources matched by type (case-insensitive) and display "
+                "name. OData annotations are ignored, a scalar equals a one-element list, key order is ignored, and "
+                "Graph's `System.Collections.Hashtable` placeholder is reported as not comparable."
+            ),
+            "required": ["id", "against", "summary", "added", "removed", "changed", "notComparable", "truncated"],
+            "properties": {
+                "id": {"type": "string"},
+                "against": {"type": "string"},
+                "summary": {
+                    "type": "object",
+                    "required": ["added", "removed", "changed", "unchanged", "notComparable", "byResourceType"],
+                    "properties": {
+                        "added": {"type": "integer"},
+                        "removed": {"type": "integer"},
+                        "changed": {"type": "integer"},
+                        "unchanged": {"type": "integer"},
+                        "notComparable": {"type": "integer"},
+                        "byResourceType": {"type": "object", "additionalProperties": counts},
+                    },
+                },
+                "added": {"type": "array", "items": resource_ref},
+                "removed": {"type": "array", "items": resource_ref},
+                "changed": {"type": "array", "items": resource_diff},
+                "notComparable": {"type": "array", "items": resource_diff},
+                "truncated": {"type": "boolean", "description": "Lists were cut; the summary is still complete."},
+            },
+        },
         "FieldError": {
             "type": "object",
             "required": ["field", "message"],
@@ -381,6 +442,24 @@ def operations() -> dict[str, Any]:
                 },
             },
         },
+        "/snapshots/{id}/diff": {
+            "parameters": [JOB_ID],
+            "get": {
+                "operationId": "diff_snapshots",
+                "tags": snapshot_tag,
+                "summary": "Compare two stored snapshots: resources added, removed and changed, property by property",
+                "parameters": [
+                    parameter("against", "query", JOB_ID_SCHEMA, "The id of the older snapshot.", required=True),
+                    parameter("resourceType", "query", {"type": "string"}, "Only resources of this type."),
+                ],
+                "responses": {
+                    "200": {"description": "The differences.", "content": json_body("SnapshotDiff")},
+                    "401": UNAUTHORIZED,
+                    **problems(400, 404, 503),
+                    "409": problem(409, "One of the two snapshots is not stored (yet, or at all)."),
+                },
+            },
+        },
         "/snapshots/{id}/content": {
             "parameters": [JOB_ID],
             "get": {
@@ -404,6 +483,19 @@ def operations() -> dict[str, Any]:
                     "200": {"description": "The catalogue.", "content": json_body("ResourceTypeCatalogue")},
                     "401": UNAUTHORIZED,
                     **problems(),
+                },
+            }
+        },
+        "/quota": {
+            "get": {
+                "operationId": "get_quota",
+                "tags": catalogue_tag,
+                "summary": "This month's use of Graph's extraction quota (resources stored by this app, UTC month)",
+                "description": "A start answers 429, with Retry-After up to the reset, once `remaining` is 0.",
+                "responses": {
+                    "200": {"description": "The quota.", "content": json_body("QuotaStatus")},
+                    "401": UNAUTHORIZED,
+                    **problems(503),
                 },
             }
         },

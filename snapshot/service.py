@@ -382,3 +382,17 @@ async def delete_job(job_id: str, keep_content: bool) -> None:
 
 async def quota_status() -> quota.QuotaStatus:
     return await quota.status(table_store(), get_settings())
+
+
+async def diff_jobs(job_id: str, against: str | None, resource_type: str | None) -> dict[str, Any]:
+    """What changed from snapshot `against` (older) to `job_id`, streamed from the table (both stored)."""
+    from snapshot import diff
+
+    if not against:
+        raise errors.ValidationFailed(
+            [errors.FieldError("against", "is required: the id of the snapshot to compare with")]
+        )
+    await stored_job(job_id)
+    await stored_job(against)
+    result = await diff.diff_streams(_resources(against), _resources(job_id), resource_type or None)
+    return {"id": job_id, "against": against, **result.to_json()}
