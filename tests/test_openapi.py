@@ -231,6 +231,10 @@ def test_every_documented_operation_answers_as_documented(api: httpx.Client, emu
     assert {r["resourceType"] for r in by_type.json()["value"]} == {"microsoft.teams.meetingpolicy"}
     content = check(api.get(f"/api/snapshots/{job_id}/content")).json()
     assert len(content["resources"]) == 8
+    diff = check(api.get(f"/api/snapshots/{job_id}/diff", params={"against": job_id})).json()
+    assert diff["summary"]["unchanged"] == 8 and diff["changed"] == []
+    quota = check(api.get("/api/quota")).json()
+    assert quota["used"] >= 8 and quota["limit"] == 20000
 
     # a failed job: 424, with the job
     emulator.configure(failingTypes={t.lower(): "Forbidden" for t in TYPES})

@@ -59,18 +59,6 @@ def test_accepted_with_absolute_location_keeping_the_code(api: httpx.Client, emu
     assert status.headers["Location"] == location
 
 
-def test_the_token_comes_from_the_managed_identity_endpoint_for_graph(
-    api: httpx.Client, emulator: EmulatorControl
-) -> None:
-    assert post(api, key="token-check").status_code == 202
-    requests = emulator.requests()
-    token_requests = [r for r in requests if r["op"] == "token"]
-    assert token_requests, "the app never asked the token endpoint"
-    assert all(r["query"]["resource"] == "https://graph.microsoft.com" for r in token_requests)
-    create = next(r for r in requests if r["op"] == "create")
-    assert create["authorized"] is True
-
-
 def test_invalid_display_name_is_refused_before_graph(api: httpx.Client, emulator: EmulatorControl) -> None:
     for name in ("Weekly-baseline 1", "Weekly_baseline_1", "short"):
         problem = assert_problem(post(api, {**BODY, "displayName": name}), 400)
@@ -141,7 +129,7 @@ def test_graph_throttling_is_503_with_retry_after(api: httpx.Client, emulator: E
 
 
 def test_a_503_on_create_is_not_resent_and_nothing_is_created(api: httpx.Client, emulator: EmulatorControl) -> None:
-    emulator.add_fault(method="POST", path="createSnapshot", status=503, times=5)
+    emulator.add_fault(method="POST", path="createSnapshot", status=503, times=1)
     response = post(api, key="graph-down")
     assert_problem(response, 503)
     assert "Retry-After" in response.headers

@@ -80,3 +80,16 @@ async def test_the_log_carries_job_id_and_logic_apps_correlation(
     line = next(r.getMessage() for r in caplog.records if job_id in r.getMessage())
     assert "08586611142736787787412824395CU21" in line and "track-1" in line
     assert "Bearer" not in caplog.text
+
+
+async def test_the_graph_token_comes_from_the_managed_identity_endpoint(
+    app_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    # In-process, with a fresh credential: the long-running test host has its token cached already.
+    response = await http_api.start_snapshot(request(BODY))
+    assert response.status_code == 202
+    requests = emulator.requests()
+    tokens = [r for r in requests if r["op"] == "token"]
+    assert [r["query"]["resource"] for r in tokens] == ["https://graph.microsoft.com"]
+    assert tokens[0]["query"]["api-version"] == "2019-08-01"
+    assert next(r for r in requests if r["op"] == "create")["authorized"] is True
