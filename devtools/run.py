@@ -80,6 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, terminate)
+    signal.signal(signal.SIGINT, terminate)  # also when started in the background, where SIGINT is ignored
     try:
         if (port := azurite_port(settings)) is not None:
             data = services.ROOT / ".local" / "azurite"
@@ -89,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
         if (port := emulator_port(settings)) is not None:
             started.append(services.emulator(port, log_path=log_dir / "emulator.log").start())
             print(f"Graph emulator          http://127.0.0.1:{port}/v1.0  (admin: /_emulator/config)")
-        host_env = {"SETTINGS_FILE": str(args.settings_file)}
-        started.append(services.host(args.port, host_env, log_path=log_dir / "host.log").start(timeout=120))
+        host = services.host(args.port, {}, log_dir / "host.log", ["--settings-file", str(args.settings_file)])
+        started.append(host.start(timeout=120))
         base = f"http://127.0.0.1:{args.port}"
         print(f"Functions host          {base}/api  (log: .local/logs/host.log)")
         print("\nTry it:")
@@ -106,8 +107,6 @@ def main(argv: list[str] | None = None) -> int:
         crashed = [s.name for s in started if s.process is not None and s.process.poll() is not None]
         print(f"{', '.join(crashed)} stopped unexpectedly; see .local/logs/")
         return 1
-    except KeyboardInterrupt:
-        return 0
     finally:
         stop()
 

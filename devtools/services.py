@@ -122,6 +122,6 @@ def emulator_env(port: int) -> dict[str, str]:
     }
 
 
-def host(port: int, env: dict[str, str], log_path: Path | None = None) -> Service:
-    argv = [sys.executable, "-m", "devtools.host", "--port", str(port)]
+def host(port: int, env: dict[str, str], log_path: Path | None = None, extra_args: list[str] | None = None) -> Service:
+    argv = [sys.executable, "-m", "devtools.host", "--port", str(port), *(extra_args or [])]
     return Service("host", argv, port, env={"PYTHONUNBUFFERED": "1", **env}, log_path=log_path)
