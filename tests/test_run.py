@@ -30,7 +30,7 @@ def test_run_serves_health_and_stops_everything_on_ctrl_c(tmp_path: Path) -> Non
         cwd=services.ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        services.wait_for_port(host, 120, process)  # type: ignore[arg-type]
+        services.wait_for_port(host, 120, process)
         deadline = time.monotonic() + 30
         while True:
             try:
