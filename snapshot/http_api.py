@@ -111,10 +111,15 @@ def read_json_body(req: func.HttpRequest) -> Any:
         raise errors.ValidationFailed([errors.FieldError("body", f"is not valid JSON{where}")]) from None
 
 
+def jobs_url(req: func.HttpRequest) -> str:
+    """Absolute URL of the snapshots collection, without any key."""
+    parts = urlsplit(req.url)
+    return f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}/snapshots"
+
+
 def job_url(req: func.HttpRequest, job_id: str) -> str:
     """Absolute URL of the job, keeping the caller's `code` so Logic Apps can poll it with no other auth."""
-    parts = urlsplit(req.url)
-    url = f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}/snapshots/{quote(job_id, safe='')}"
+    url = f"{jobs_url(req)}/{quote(job_id, safe='')}"
     code = req.params.get("code")
     return f"{url}?code={quote(code, safe='')}" if code else url
 
@@ -129,11 +134,11 @@ def accepted(req: func.HttpRequest, record: JobRecord) -> func.HttpResponse:
 @bp.route(route="snapshots", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @handled
 async def start_snapshot(req: func.HttpRequest) -> func.HttpResponse:
-    request = parse_start_request(read_json_body(req))
+    request = parse_start_request(read_json_body(req), get_settings().callback_hosts)
     key = (req.headers.get("idempotency-key") or "").strip() or None
     if key is not None and len(key) > 200:
         raise errors.ValidationFailed([errors.FieldError("Idempotency-Key", "must be at most 200 characters")])
-    result = await service.start_snapshot(request, key)
+    result = await service.start_snapshot(request, key, jobs_url(req))
     correlation = {h: req.headers.get(h) for h in CORRELATION_HEADERS if req.headers.get(h)}
     log.info(
         "snapshot job %s %s (idempotency key: %s) %s",

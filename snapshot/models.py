@@ -9,7 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from snapshot import catalogue
 from snapshot.errors import FieldError, ValidationFailed
@@ -64,6 +64,17 @@ class StartSnapshotRequest(BaseModel):
     displayName: str
     description: str | None = Field(None, max_length=DESCRIPTION_MAX)
     resources: list[str] = Field(min_length=1, max_length=RESOURCES_MAX)
+    callbackUrl: str | None = None
+
+    @field_validator("callbackUrl")
+    @classmethod
+    def _callback_url(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        from snapshot.callbacks import validate_callback_url
+
+        allowed = (info.context or {}).get("allowed_hosts", [])
+        return validate_callback_url(value, allowed)
 
     @field_validator("displayName")
     @classmethod
@@ -100,15 +111,21 @@ class StartSnapshotRequest(BaseModel):
 
     def fingerprint(self) -> str:
         """A hash of the normalised body, to tell a retried request from a different one."""
-        body = {"displayName": self.displayName, "description": self.description or "", "resources": self.resources}
+        body = {
+            "displayName": self.displayName,
+            "description": self.description or "",
+            "resources": self.resources,
+            "callbackUrl": self.callbackUrl or "",
+        }
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def parse_start_request(body: Any) -> StartSnapshotRequest:
+def parse_start_request(body: Any, callback_hosts: list[str] | None = None) -> StartSnapshotRequest:
+    """Validate a start body; `callback_hosts` are the host patterns a callbackUrl may use."""
     if not isinstance(body, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
     try:
-        return StartSnapshotRequest.model_validate(body)
+        return StartSnapshotRequest.model_validate(body, context={"allowed_hosts": callback_hosts or []})
     except ValidationError as exc:
         raise ValidationFailed(field_errors(exc)) from None
 
@@ -166,6 +183,8 @@ class JobRecord(BaseModel):
     source: str = "api"  # "api" (started here) or "adopted" (found in Graph by the poller)
     graph_deleted: bool = False
     idempotency_key: str | None = None
+    job_url: str | None = None  # absolute URL of the job without any key, for callback payloads
+    callback: dict[str, Any] | None = None  # a snapshot.callbacks.CallbackState, as JSON
     updated: datetime | None = None
     etag: str | None = Field(None, exclude=True)
 
@@ -180,6 +199,18 @@ class JobLinks(BaseModel):
     content: str
 
     model_config = ConfigDict(populate_by_name=True)
+
+
+class CallbackView(BaseModel):
+    """Where the completion callback stands; the URL without its query (Logic Apps puts a signature there)."""
+
+    url: str
+    status: str
+    attempts: int
+    lastStatus: int | None = None
+    lastError: str | None = None
+    deliveredAt: datetime | None = None
+    deliveryId: str
 
 
 class JobView(BaseModel):
@@ -202,6 +233,7 @@ class JobView(BaseModel):
     resourceTypeCounts: dict[str, int]
     source: str
     graphDeleted: bool
+    callback: CallbackView | None
     links: JobLinks
 
 
@@ -240,5 +272,22 @@ def job_view(record: JobRecord, job_url: str) -> JobView:
         resourceTypeCounts=record.resource_type_counts,
         source=record.source,
         graphDeleted=record.graph_deleted,
+        callback=callback_view(record.callback),
         links=JobLinks(self_=job_url, resources=f"{base}/resources{suffix}", content=f"{base}/content{suffix}"),
+    )
+
+
+def callback_view(state: dict[str, Any] | None) -> CallbackView | None:
+    if not state:
+        return None
+    from snapshot.callbacks import redact
+
+    return CallbackView(
+        url=redact(state["url"]),
+        status=state["status"],
+        attempts=state.get("attempts", 0),
+        lastStatus=state.get("last_status"),
+        lastError=state.get("last_error"),
+        deliveredAt=state.get("delivered_at"),
+        deliveryId=state["delivery_id"],
     )

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import ssl
 import time
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from snapshot import content, errors, quota
-from snapshot.models import ContentState, JobRecord, JobStatus
+from snapshot import callbacks, content, errors, quota
+from snapshot.models import ContentState, JobRecord, JobStatus, job_view
 from snapshot.service import forget_in_graph, graph_client, record_from_graph, table_store
 from snapshot.settings import get_settings
 from snapshot.store import ConcurrencyConflict, TableStore
@@ -36,6 +37,7 @@ class TickReport:
     resources_stored: int = 0
     failures: int = 0  # jobs whose reconcile or ingestion failed this tick (retried next tick)
     graph_calls: int = 0
+    callbacks: int = 0  # completion callbacks attempted
     pruned: int = 0  # stored jobs deleted from Graph after its 7-day retention
     throttled: bool = False
     duration_ms: int = 0
@@ -86,6 +88,7 @@ async def poll() -> TickReport:
         await _store_contents(client, store, records, report)
         if get_settings().prune_stored_jobs:
             await _prune_retained(client, store, records, report)
+        await _deliver_callbacks(store, records, report)
     finally:
         report.graph_calls = client.calls - calls_before
         report.duration_ms = int((time.monotonic() - started) * 1000)
@@ -161,7 +164,8 @@ async def _vanished(client: UtcmClient, store: TableStore, record: JobRecord, re
 
 
 async def _store_contents(client: UtcmClient, store: TableStore, records: list[JobRecord], report: TickReport) -> None:
-    for record in records:
+    """Download and store each finished job's content; `records` is updated in place."""
+    for index, record in enumerate(records):
         if report.throttled:
             return
         if not record.awaiting_content or not record.resource_location:
@@ -184,6 +188,7 @@ async def _store_contents(client: UtcmClient, store: TableStore, records: list[J
             report.failures += 1
             log.warning("content of job %s not stored this tick: %s", record.id, exc.detail)
             continue
+        records[index] = stored
         report.downloaded += 1
         report.resources_stored += stored.resource_count or 0
 
@@ -241,3 +246,52 @@ async def _prune_retained(client: UtcmClient, store: TableStore, records: list[J
             except errors.ServiceError as exc:
                 report.failures += 1
                 log.warning("job %s not pruned: %s", record.id, exc.detail)
+
+
+# What completion callbacks trust for TLS: the system's CAs (tests point it at their own test CA).
+CALLBACK_VERIFY: ssl.SSLContext | str | bool = True
+
+
+def job_ended(record: JobRecord) -> bool:
+    return record.content_state != ContentState.PENDING or record.status in (JobStatus.FAILED, JobStatus.EXPIRED)
+
+
+async def _deliver_callbacks(store: TableStore, records: list[JobRecord], report: TickReport) -> None:
+    """POST the job view to each ended job's callbackUrl: claimed first (ETag), so it is sent once."""
+    for record in records:
+        if record.callback is None or not job_ended(record):
+            continue
+        state = callbacks.CallbackState.model_validate(record.callback)
+        now = datetime.now(UTC)
+        if not callbacks.is_due(state, now):
+            continue
+        claimed = callbacks.begin_attempt(state, now)
+        try:
+            record = await store.update_job(record.model_copy(update={"callback": claimed.model_dump(mode="json")}))
+        except ConcurrencyConflict:
+            continue  # another poller holds it, or the job changed: the next tick looks again
+        if claimed.status != callbacks.CallbackStatus.DELIVERING:
+            continue
+        report.callbacks += 1
+        view = job_view(record, record.job_url or "")
+        outcome = await callbacks.deliver(
+            claimed.url, callbacks.job_payload(view), claimed.delivery_id, get_settings().callback_hosts,
+            verify=CALLBACK_VERIFY,
+        )  # fmt: skip
+        final = callbacks.after_attempt(claimed, outcome, datetime.now(UTC))
+        log.info("callback of job %s to %s: %s", record.id, claimed.redacted_url, final.status.value)
+        await _record_callback(store, record, final)
+
+
+async def _record_callback(store: TableStore, record: JobRecord, state: callbacks.CallbackState) -> None:
+    """The outcome must not be lost (a lost 'delivered' would send again once the claim lapses)."""
+    for _ in range(5):
+        try:
+            await store.update_job(record.model_copy(update={"callback": state.model_dump(mode="json")}))
+            return
+        except ConcurrencyConflict:
+            current = await store.get_job(record.id)
+            if current is None:
+                return
+            record = current
+    log.error("callback outcome of job %s not recorded after 5 tries", record.id)

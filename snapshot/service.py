@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from snapshot import errors, quota
 from snapshot.models import ContentState, JobRecord, JobStatus, StartSnapshotRequest
@@ -64,7 +65,9 @@ class StartResult:
     created: bool  # False when an earlier request with the same Idempotency-Key created it
 
 
-async def start_snapshot(request: StartSnapshotRequest, idempotency_key: str | None = None) -> StartResult:
+async def start_snapshot(
+    request: StartSnapshotRequest, idempotency_key: str | None = None, jobs_url: str | None = None
+) -> StartResult:
     """Create one Graph snapshot job for this request, exactly once per Idempotency-Key."""
     store = table_store()
     claim: IdempotencyClaim | None = None
@@ -81,10 +84,24 @@ async def start_snapshot(request: StartSnapshotRequest, idempotency_key: str | N
     adopt_first = claim is not None and claim.state == "taken-over"
     job = await _create_in_graph(store, request, claim, adopt_first)
     record = record_from_graph(job, "api", idempotency_key)
+    if jobs_url:
+        record.job_url = f"{jobs_url}/{quote(job.id, safe='')}"
+    if request.callbackUrl:
+        from snapshot.callbacks import CallbackState
+
+        record.callback = CallbackState.create(request.callbackUrl).model_dump(mode="json")
     try:
         record = await store.insert_job(record)
     except ConcurrencyConflict:  # the poller adopted it between Graph's answer and this write
-        record = await store.get_job(job.id) or record
+        adopted = await store.get_job(job.id)
+        if adopted is not None:
+            mine = {
+                "source": "api",
+                "idempotency_key": idempotency_key,
+                "job_url": record.job_url,
+                "callback": record.callback,
+            }
+            record = await store.update_job(adopted.model_copy(update=mine))
     except errors.StorageUnavailable:
         raise errors.StorageUnavailable(
             f"snapshot job {job.id} was created in Microsoft Graph but could not be recorded; "

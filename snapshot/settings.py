@@ -80,6 +80,20 @@ class Settings(BaseModel):
             raise ValueError("must be a 6-field NCRONTAB expression such as '0 */1 * * * *'")
         return value
 
+    @field_validator("callback_allowed_hosts")
+    @classmethod
+    def _callback_hosts(cls, value: str) -> str:
+        from snapshot.callbacks import parse_allowed_hosts
+
+        parse_allowed_hosts(value)
+        return value
+
+    @property
+    def callback_hosts(self) -> list[str]:
+        from snapshot.callbacks import parse_allowed_hosts
+
+        return parse_allowed_hosts(self.callback_allowed_hosts)
+
     @property
     def graph_host(self) -> str:
         """host[:port] of GRAPH_BASE_URL: the only host that ever receives a Graph token."""

@@ -113,6 +113,8 @@ def job_entity(record: JobRecord, row_key: str) -> dict[str, Any]:
             "Source": record.source,
             "GraphDeleted": record.graph_deleted,
             "IdempotencyKey": record.idempotency_key,
+            "JobUrl": record.job_url,
+            "Callback": None if record.callback is None else json.dumps(record.callback, default=str),
             "UpdatedDateTime": datetime.now(UTC),
         }
     )
@@ -140,6 +142,8 @@ def record_from_entity(entity: Mapping[str, Any]) -> JobRecord:
         source=entity.get("Source", "api"),
         graph_deleted=bool(entity.get("GraphDeleted", False)),
         idempotency_key=entity.get("IdempotencyKey"),
+        job_url=entity.get("JobUrl"),
+        callback=json.loads(entity["Callback"]) if entity.get("Callback") else None,
         updated=entity.get("UpdatedDateTime"),
         etag=metadata.get("etag"),
     )
