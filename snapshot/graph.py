@@ -144,7 +144,7 @@ def translate_error(exc: Exception, operation: str) -> errors.ServiceError:
         )
     if status == 404:
         return errors.GraphNotFound(f"Microsoft Graph: {text}", status, code)
-    if status == 429 or (status in (503, 504) and exc.response_headers and "retry-after" in _lower(exc)):
+    if status == 429:  # refused, not processed: unlike a 5xx, never ambiguous for a create
         return errors.GraphThrottled(
             f"Microsoft Graph is throttling the {operation}", _retry_after(exc.response_headers), status
         )
@@ -163,10 +163,6 @@ def translate_error(exc: Exception, operation: str) -> errors.ServiceError:
             return errors.GraphNameConflict(text, status, code)
         return errors.GraphJobLimit(text, status, code)
     return errors.GraphError(f"Microsoft Graph answered {status} to the {operation}: {text}", status, code)
-
-
-def _lower(exc: APIError) -> dict[str, str]:
-    return {k.lower(): v for k, v in (exc.response_headers or {}).items()}
 
 
 def unsupported_types(messages: list[str]) -> list[str]:

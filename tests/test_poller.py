@@ -271,3 +271,18 @@ def test_the_timer_runs_through_the_host_admin_endpoint(api: httpx.Client, emula
     response = api.get(f"/api/snapshots/{job['id']}")
     assert response.status_code == 200, response.text
     assert response.json()["resourceCount"] == 3
+
+
+async def test_content_over_the_size_bound_is_refused_not_stored(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SNAPSHOT_MAX_CONTENT_BYTES", "4096")
+    service.get_settings.cache_clear()
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={"microsoft.entra.user": 200})
+    job_id = await start("Too large content", ["microsoft.entra.user"])
+    report = await reconcile.poll()
+    record = await service.get_job(job_id)
+    assert report.failures == 1
+    assert record.content_state == ContentState.ERROR
+    assert record.content_error is not None and "SNAPSHOT_MAX_CONTENT_BYTES" in record.content_error
+    assert await table_rows(job_id) == {}
