@@ -98,9 +98,8 @@ async def test_the_poller_frees_stored_jobs_past_graphs_retention(
     old = emulator.create_job(displayName="Eight days old job", resources=TYPES, status="succeeded",
                               createdDateTime=iso(datetime.now(UTC) - timedelta(days=8)))  # fmt: skip
     young = await start("One day old job")
-    await reconcile.poll()  # adopts and stores
-    report = await reconcile.poll()  # prunes
-    assert report.pruned == 1
+    report = await reconcile.poll()  # adopts, stores, then frees the old one's slot in the same tick
+    assert report.pruned == 1 and report.downloaded == 2
     assert [job["id"] for job in emulator.jobs()] == [young]
     record = await service.get_job(old["id"])
     assert record.graph_deleted and record.content_state == ContentState.STORED
