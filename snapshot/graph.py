@@ -50,6 +50,7 @@ from msgraph_core import GraphClientFactory
 from msgraph_core.tasks.page_iterator import PageIterator
 
 from snapshot import errors
+from snapshot.lifetime import ProcessWide
 from snapshot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -369,21 +370,7 @@ def _status_error(response: httpx.Response) -> errors.ServiceError:
     return translate_error(error, "content download")
 
 
-_client: UtcmClient | None = None
-
-
-def get_client(settings: Settings) -> UtcmClient:
-    """The process-wide client, built on first use (importing msgraph is slow: keep it off cold paths)."""
-    global _client
-    if _client is None or _client.settings != settings:
-        _client = UtcmClient(settings)
-    return _client
-
-
-async def reset_client() -> None:
-    """Close and forget the process-wide client (tests change settings between cases)."""
-    global _client
-    if _client is not None:
-        with contextlib.suppress(Exception):
-            await _client.close()
-    _client = None
+_clients: ProcessWide[UtcmClient] = ProcessWide(UtcmClient)
+# The process-wide client, built on first use (importing msgraph is slow: keep it off cold paths).
+get_client = _clients.get
+reset_client = _clients.reset

@@ -33,6 +33,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.identity.aio import ManagedIdentityCredential
 
 from snapshot import errors
+from snapshot.lifetime import ProcessWide
 from snapshot.models import ContentState, JobRecord, JobStatus
 from snapshot.settings import Settings, table_connection
 
@@ -489,19 +490,6 @@ def approximate_size(entity: Mapping[str, Any]) -> int:
     return size
 
 
-_store: TableStore | None = None
-
-
-def get_store(settings: Settings) -> TableStore:
-    global _store
-    if _store is None or _store.settings != settings:
-        _store = TableStore(settings)
-    return _store
-
-
-async def reset_store() -> None:
-    global _store
-    if _store is not None:
-        with contextlib.suppress(Exception):
-            await _store.close()
-    _store = None
+_stores: ProcessWide[TableStore] = ProcessWide(TableStore)
+get_store = _stores.get
+reset_store = _stores.reset
