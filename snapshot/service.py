@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -305,7 +306,7 @@ FILTERABLE_STATUSES = tuple(status.value for status in JobStatus)
 def parse_top(value: str | None) -> int:
     if value is None or value == "":
         return LIST_TOP_DEFAULT
-    if not value.isdigit() or not 1 <= int(value) <= LIST_TOP_MAX:
+    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= LIST_TOP_MAX:
         raise errors.ValidationFailed([errors.FieldError("top", f"must be a whole number from 1 to {LIST_TOP_MAX}")])
     return int(value)
 

@@ -15,6 +15,7 @@ import binascii
 import contextlib
 import hashlib
 import json
+import re
 from collections.abc import AsyncIterator, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -169,6 +170,14 @@ def decode_token(token: str | None) -> Any:
     return value
 
 
+FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+
+
+def is_table_key(value: str) -> bool:
+    """Table keys forbid / \\ # ? and control characters and hold at most 1 KiB: no job id has them."""
+    return 0 < len(value) <= 512 and not FORBIDDEN_KEY_CHARACTERS.search(value)
+
+
 def odata_literal(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
@@ -222,7 +231,7 @@ class TableStore:
     # --- jobs --------------------------------------------------------------------------------------
 
     async def get_job(self, job_id: str) -> JobRecord | None:
-        if not job_id or job_id.startswith(LISTING_PREFIX):  # listing rows share the partition: not ids
+        if not is_table_key(job_id) or job_id.startswith(LISTING_PREFIX):  # listing rows share the partition
             return None
         table = await self.table(self.settings.jobs_table)
         with storage_errors():
