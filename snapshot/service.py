@@ -106,7 +106,7 @@ async def start_snapshot(
     except errors.StorageUnavailable:
         raise errors.StorageUnavailable(
             f"snapshot job {job.id} was created in Microsoft Graph but could not be recorded; "
-            "it will appear at GET /api/snapshots/{id} after the next poll",
+            f"it will appear at GET /api/snapshots/{job.id} after the next poll",
             retry_after=get_settings().retry_after_seconds,
         ) from None
     if claim is not None:
