@@ -49,6 +49,7 @@ class Service:
     port: int
     env: dict[str, str] = field(default_factory=dict)
     log_path: Path | None = None
+    stop_signal: int = signal.SIGTERM
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
@@ -77,7 +78,7 @@ class Service:
             return
         if self.process.poll() is None:
             with contextlib.suppress(ProcessLookupError):
-                os.kill(self.process.pid, signal.SIGTERM)
+                os.kill(self.process.pid, self.stop_signal)
             try:
                 self.process.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -98,7 +99,8 @@ def azurite(port: int, location: Path | None = None, log_path: Path | None = Non
         "node", str(AZURITE_TABLE_MAIN), "--tableHost", "127.0.0.1", "--tablePort", str(port),
         *storage, "--disableTelemetry", "--skipApiVersionCheck", "--silent",
     ]  # fmt: skip
-    return Service("azurite", argv, port, log_path=log_path)
+    # Azurite saves its --location data on SIGINT; on SIGTERM it may lose the last seconds of writes.
+    return Service("azurite", argv, port, log_path=log_path, stop_signal=signal.SIGINT)
 
 
 def azurite_connection_string(port: int) -> str:

@@ -131,7 +131,7 @@ async def _follow(store: TableStore, record: JobRecord | None, job: GraphJob, re
         try:
             record = await store.insert_job(record_from_graph(job, "adopted"))
             report.adopted += 1
-            log.info("adopted job %s (%s)", job.id, job.display_name)
+            log.info("adopted job %s (%r)", job.id, job.display_name)
         except ConcurrencyConflict:  # recorded by a start or another poller meanwhile
             record = await store.get_job(job.id)
             if record is None:

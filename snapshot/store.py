@@ -10,13 +10,14 @@ Resources table: PartitionKey = job id, one entity (or a few, for very large res
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import contextlib
 import hashlib
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -42,6 +43,7 @@ JOBS_PARTITION = "job"
 LISTING_PREFIX = "~"
 MAX_TICKS = 10**17
 TRANSACTION_MAX_ENTITIES = 100
+TRANSACTIONS_IN_FLIGHT = 4
 TRANSACTION_MAX_BYTES = 3 * 1024 * 1024  # below the 4 MiB batch payload limit, leaving room for the envelope
 
 
@@ -419,19 +421,23 @@ class TableStore:
     # --- resources ---------------------------------------------------------------------------------
 
     async def write_resources(self, entities: Iterable[dict[str, Any]]) -> int:
-        """Upsert entities of one partition in transactions of at most 100 entities / ~3 MiB. Returns the count."""
+        """Upsert entities of one partition in transactions of at most 100 entities / ~3 MiB, a few in flight
+        at once (memory stays bounded: at most TRANSACTIONS_IN_FLIGHT batches are held). Returns the count."""
         table = await self.table(self.settings.resources_table)
-        batch: list[Any] = []
-        size = written = 0
-        for entity in entities:
-            entity_size = approximate_size(entity)
-            if batch and (len(batch) >= TRANSACTION_MAX_ENTITIES or size + entity_size > TRANSACTION_MAX_BYTES):
-                written += await self._submit(table, batch)
-                batch, size = [], 0
-            batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
-            size += entity_size
-        if batch:
-            written += await self._submit(table, batch)
+        in_flight: set[asyncio.Task[int]] = set()
+        written = 0
+        try:
+            for batch in transaction_batches(entities):
+                if len(in_flight) >= TRANSACTIONS_IN_FLIGHT:
+                    done, in_flight = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    written += sum(task.result() for task in done)
+                in_flight.add(asyncio.ensure_future(self._submit(table, batch)))
+            if in_flight:
+                written += sum(await asyncio.gather(*in_flight))
+                in_flight = set()
+        finally:
+            for task in in_flight:  # a transaction failed: stop the others, the rerun rewrites them all
+                task.cancel()
         return written
 
     async def _submit(self, table: TableClient, batch: list[Any]) -> int:
@@ -477,6 +483,21 @@ class TableStore:
         if batch:
             deleted += await self._submit(table, batch)
         return deleted
+
+
+def transaction_batches(entities: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:
+    """Upsert operations grouped under Table Storage's limits: 100 entities and 4 MiB per transaction."""
+    batch: list[Any] = []
+    size = 0
+    for entity in entities:
+        entity_size = approximate_size(entity)
+        if batch and (len(batch) >= TRANSACTION_MAX_ENTITIES or size + entity_size > TRANSACTION_MAX_BYTES):
+            yield batch
+            batch, size = [], 0
+        batch.append(("upsert", entity, {"mode": UpdateMode.REPLACE}))
+        size += entity_size
+    if batch:
+        yield batch
 
 
 def resources_query(job_id: str, resource_type: str | None) -> str:
