@@ -1,0 +1,92 @@
+"""Shared by the benchmarks: start Azurite / the emulator / the host on free ports, stop them by PID."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from devtools import services
+from devtools.emulator import EmulatorControl
+
+LOG_DIR = services.ROOT / ".local" / "bench-logs"
+USER = "microsoft.entra.user"
+_LEAKY_ENV = (
+    "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
+    "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT", "SNAPSHOT_STORAGE",
+)  # fmt: skip
+
+
+@dataclass
+class Stack:
+    azurite: services.Service
+    emulator: services.Service
+
+    @property
+    def control(self) -> EmulatorControl:
+        return EmulatorControl(f"http://127.0.0.1:{self.emulator.port}")
+
+    @property
+    def connection_string(self) -> str:
+        return services.azurite_connection_string(self.azurite.port)
+
+    def environment(self, prefix: str | None = None) -> dict[str, str]:
+        """What conftest's stack_environment sets: the app pointed at this Azurite and this emulator."""
+        return {
+            **services.emulator_env(self.emulator.port),
+            "AzureWebJobsStorage": self.connection_string,
+            "SNAPSHOT_TABLE_PREFIX": prefix or f"B{uuid.uuid4().hex[:12]}",
+            "SNAPSHOT_RETRY_AFTER_SECONDS": "1",
+            "SNAPSHOT_MONTHLY_RESOURCE_QUOTA": "0",
+        }
+
+
+@contextlib.contextmanager
+def stack(name: str) -> Iterator[Stack]:
+    azurite = services.azurite(services.free_port(), log_path=LOG_DIR / f"{name}-azurite.log").start()
+    try:
+        emulator = services.emulator(services.free_port(), log_path=LOG_DIR / f"{name}-emulator.log").start()
+    except Exception:
+        azurite.stop()
+        raise
+    try:
+        yield Stack(azurite, emulator)
+    finally:
+        emulator.stop()
+        azurite.stop()
+
+
+def use_app_environment(env: dict[str, str]) -> None:
+    """Point the in-process app at `env` (fresh settings; the Graph client and store are rebuilt on next use)."""
+    from snapshot import settings
+
+    for name in _LEAKY_ENV:
+        os.environ.pop(name, None)
+    os.environ.update(env)
+    settings.get_settings.cache_clear()
+
+
+async def reset_app() -> None:
+    from snapshot import graph, store
+
+    await graph.reset_client()
+    await store.reset_store()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def verdict(ok: bool) -> str:
+    return "MEETS" if ok else "MISSES"
