@@ -64,7 +64,7 @@ PREFER_ALL_ENUM_MEMBERS = "include-unknown-enum-members"
 ERROR_MAPPING: dict[str, Any] = {"XXX": ODataError}
 NOT_COMPLETED = datetime(1, 1, 1, tzinfo=UTC)
 LIST_PAGE_SIZE = 100
-DOWNLOAD_SPOOL_BYTES = 8 * 1024 * 1024
+DOWNLOAD_SPOOL_BYTES = 1024 * 1024  # larger contents go to a temporary file, not memory
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 

@@ -33,11 +33,12 @@ from hypothesis import strategies as st
 
 from devtools import services
 from devtools.emulator import EmulatorControl
-from snapshot import content, http_api, reconcile, service
+from snapshot import http_api, reconcile, service
 from snapshot import settings as settings_module
 from snapshot.models import ContentState, StartSnapshotRequest
 from snapshot.store import TableStore, encode_token
 from tests.conftest import E2E_TABLE_PREFIX, LOG_DIR, run_function
+from tests.support import stored_resources
 
 USER = "microsoft.entra.user"
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
@@ -98,17 +99,6 @@ def canonical(resources: list[dict[str, Any]]) -> list[str]:
 async def all_rows(store: TableStore, table_name: str) -> list[dict[str, Any]]:
     table = await store.table(table_name)
     return [dict(e) async for e in table.list_entities()]
-
-
-async def stored_resources(store: TableStore, job_id: str) -> list[dict[str, Any]]:
-    heads: list[dict[str, Any]] = []
-    parts: dict[str, dict[str, Any]] = {}
-    async for entity in store.iter_resources(job_id):
-        if content.is_part_key(entity["RowKey"]):
-            parts[entity["RowKey"]] = dict(entity)
-        else:
-            heads.append(dict(entity))
-    return [content.resource_from_entities(h, [parts[k] for k in content.part_keys(h)]) for h in heads]
 
 
 async def assert_tables_match_graph(emulator: EmulatorControl, require_stored: bool = True) -> int:

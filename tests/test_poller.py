@@ -14,10 +14,11 @@ import httpx
 import pytest
 
 from devtools.emulator import EmulatorControl
-from snapshot import content, errors, reconcile, service
+from snapshot import errors, reconcile, service
 from snapshot.models import ContentState, JobStatus, StartSnapshotRequest
 from snapshot.store import TableStore
 from tests.conftest import run_function
+from tests.support import stored_resources
 
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
 
@@ -30,20 +31,6 @@ async def start(name: str, resources: list[str] = TYPES) -> str:
 def snapshot_id(emulator: EmulatorControl, job_id: str) -> str:
     job = next(j for j in emulator.jobs() if j["id"] == job_id)
     return job["resourceLocation"].split("('")[1].split("')")[0]
-
-
-async def stored_resources(job_id: str) -> list[dict[str, Any]]:
-    """The raw resources rebuilt from the table, in document order."""
-    store = service.table_store()
-    heads: list[dict[str, Any]] = []
-    parts: dict[str, dict[str, Any]] = {}
-    async for entity in store.iter_resources(job_id):
-        if content.is_part_key(entity["RowKey"]):
-            parts[entity["RowKey"]] = dict(entity)
-        else:
-            heads.append(dict(entity))
-    heads.sort(key=lambda e: e["Ordinal"])
-    return [content.resource_from_entities(h, [parts[k] for k in content.part_keys(h)]) for h in heads]
 
 
 async def table_rows(job_id: str) -> dict[str, dict[str, Any]]:
@@ -104,7 +91,7 @@ async def test_finished_content_is_stored_exactly(app_env: dict[str, str], emula
     for resource in served["resources"]:
         expected_counts[resource["resourceType"]] = expected_counts.get(resource["resourceType"], 0) + 1
     assert record.resource_type_counts == expected_counts
-    assert canonical(await stored_resources(job_id)) == canonical(served["resources"])
+    assert canonical(await stored_resources(service.table_store(), job_id)) == canonical(served["resources"])
     assert record.content_metadata is not None and record.content_metadata["id"] == served["id"]
     download = next(r for r in emulator.requests() if r["op"] == "download")
     assert download["authorized"] is True
@@ -124,7 +111,7 @@ async def test_a_200_kib_value_and_5000_resources_round_trip(
     record = await service.get_job(job_id)
     served = emulator.snapshot_content(snapshot_id(emulator, job_id))
     assert record.resource_count == 5002
-    assert canonical(await stored_resources(job_id)) == canonical(served["resources"])
+    assert canonical(await stored_resources(service.table_store(), job_id)) == canonical(served["resources"])
 
 
 async def test_partial_success_stores_content_and_keeps_errors(

@@ -1,0 +1,21 @@
+"""Helpers shared by tests that read what the app stored."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from snapshot import content
+from snapshot.store import TableStore
+
+
+async def stored_resources(store: TableStore, job_id: str) -> list[dict[str, Any]]:
+    """The raw resources rebuilt from the job's entities (heads and continuation parts), in document order."""
+    heads: list[dict[str, Any]] = []
+    parts: dict[str, dict[str, Any]] = {}
+    async for entity in store.iter_resources(job_id):
+        if content.is_part_key(entity["RowKey"]):
+            parts[entity["RowKey"]] = dict(entity)
+        else:
+            heads.append(dict(entity))
+    heads.sort(key=lambda head: head["Ordinal"])
+    return [content.resource_from_entities(h, [parts[k] for k in content.part_keys(h)]) for h in heads]
