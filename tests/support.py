@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import json
 from typing import Any
 
 from snapshot import content
@@ -19,3 +21,15 @@ async def stored_resources(store: TableStore, job_id: str) -> list[dict[str, Any
             heads.append(dict(entity))
     heads.sort(key=lambda head: head["Ordinal"])
     return [content.resource_from_entities(h, [parts[k] for k in content.part_keys(h)]) for h in heads]
+
+
+@functools.cache  # get_functions() may be called once per app: a second call re-validates and fails
+def bindings() -> dict[str, dict[str, Any]]:
+    """Each function of function_app.app by name: its trigger binding as the Functions host reads it."""
+    import function_app
+
+    result = {}
+    for fn in function_app.app.get_functions():
+        trigger = json.loads(fn.get_function_json())["bindings"][0]
+        result[str(fn.get_function_name())] = trigger
+    return result

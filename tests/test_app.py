@@ -2,20 +2,7 @@
 
 from __future__ import annotations
 
-import functools
-import json
-from typing import Any
-
-import function_app
-
-
-@functools.cache  # get_functions() may be called once per app: a second call re-validates and fails
-def bindings() -> dict[str, dict[str, Any]]:
-    result = {}
-    for fn in function_app.app.get_functions():
-        trigger = json.loads(fn.get_function_json())["bindings"][0]
-        result[str(fn.get_function_name())] = trigger
-    return result
+from tests.support import bindings
 
 
 def test_health_is_an_anonymous_get() -> None:

@@ -38,7 +38,7 @@ from snapshot import settings as settings_module
 from snapshot.models import ContentState, StartSnapshotRequest
 from snapshot.store import TableStore, encode_token
 from tests.conftest import E2E_TABLE_PREFIX, LOG_DIR, run_function
-from tests.support import stored_resources
+from tests.support import bindings, stored_resources
 
 USER = "microsoft.entra.user"
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
@@ -408,15 +408,8 @@ def test_two_ticks_at_once_through_the_host(
 
 
 def http_routes() -> list[tuple[str, str]]:
-    import function_app
-
-    routes = []
-    for fn in function_app.app.get_functions():
-        trigger: Any = fn.get_trigger()
-        if trigger is not None and trigger.get_binding_name() == "httpTrigger":
-            for method in trigger.methods or []:
-                routes.append((str(method.value), str(trigger.route)))
-    return sorted(routes)
+    triggers = [t for t in bindings().values() if t["type"] == "httpTrigger"]
+    return sorted((str(method), str(t["route"])) for t in triggers for method in t["methods"])
 
 
 QUERY_NAMES = ["status", "top", "continuationToken", "resourceType", "against", "keepContent", "code"]

@@ -28,7 +28,7 @@ from openapi_spec_validator import validate
 from devtools.emulator import EmulatorControl
 from snapshot.openapi import document
 from tests.conftest import run_function
-from tests.test_app import bindings
+from tests.support import bindings
 
 ROUTE_PREFIX = "/api"
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
