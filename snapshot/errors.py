@@ -76,11 +76,6 @@ class StorageUnavailable(Unavailable):
     title = "Table Storage is unavailable"
 
 
-class BadGateway(ServiceError):
-    status = 502
-    title = "Microsoft Graph refused the request"
-
-
 # Graph errors, raised by snapshot.graph ------------------------------------------------------------
 
 

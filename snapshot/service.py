@@ -82,7 +82,7 @@ async def start_snapshot(
         if claim is not None:
             await store.release_key(claim)
         raise
-    adopt_first = claim is not None and claim.state == "taken-over"
+    adopt_first = claim is not None and claim.taken_over
     job = await _create_in_graph(store, request, claim, adopt_first)
     record = record_from_graph(job, "api", idempotency_key)
     if jobs_url:
@@ -134,7 +134,7 @@ async def _claim(store: TableStore, key: str, body_hash: str) -> IdempotencyClai
             except ConcurrencyConflict:
                 claim = await store.read_key(key) or await store.claim_key(key, body_hash)
                 continue
-            taken.state = "taken-over"
+            taken.taken_over = True
             return taken
         if asyncio.get_running_loop().time() > deadline:
             raise errors.Unavailable(

@@ -60,6 +60,7 @@ class IdempotencyClaim:
     created: datetime
     etag: str
     owned: bool  # this request inserted the row
+    taken_over: bool = False  # owned by taking over a stale key: an earlier request may have created the job
 
 
 def _storage_error(exc: Exception) -> errors.StorageUnavailable:
