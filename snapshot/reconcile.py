@@ -205,26 +205,23 @@ async def ingest(client: UtcmClient, store: TableStore, record: JobRecord) -> Jo
     await store.record_usage(
         quota.month_of(record.completed or record.created or datetime.now(UTC)), record.id, entities.count
     )
-    change = record.model_copy(
-        update={
-            "content_state": ContentState.STORED,
-            "content_error": None,
-            "content_metadata": metadata,
-            "resource_count": entities.count,
-            "resource_type_counts": dict(sorted(entities.type_counts.items())),
-            "stored": datetime.now(UTC),
-        }
-    )
+    stored = {
+        "content_state": ContentState.STORED,
+        "content_error": None,
+        "content_metadata": metadata,
+        "resource_count": entities.count,
+        "resource_type_counts": dict(sorted(entities.type_counts.items())),
+        "stored": datetime.now(UTC),
+    }
     try:
-        return await store.update_job(change)
+        return await store.update_job(record.model_copy(update=stored))
     except ConcurrencyConflict:
         current = await store.get_job(record.id)
         if current is None:
             raise errors.StorageUnavailable(f"job {record.id} vanished while its content was stored") from None
         if current.content_state == ContentState.STORED:
             return current  # another poller stored the same rows first
-        return await store.update_job(current.model_copy(update={k: getattr(change, k) for k in (
-            "content_state", "content_error", "content_metadata", "resource_count", "resource_type_counts", "stored")}))  # fmt: skip
+        return await store.apply_to_job(current, stored)
 
 
 GRAPH_RETENTION = timedelta(days=7)
@@ -285,13 +282,7 @@ async def _deliver_callbacks(store: TableStore, records: list[JobRecord], report
 
 async def _record_callback(store: TableStore, record: JobRecord, state: callbacks.CallbackState) -> None:
     """The outcome must not be lost (a lost 'delivered' would send again once the claim lapses)."""
-    for _ in range(5):
-        try:
-            await store.update_job(record.model_copy(update={"callback": state.model_dump(mode="json")}))
-            return
-        except ConcurrencyConflict:
-            current = await store.get_job(record.id)
-            if current is None:
-                return
-            record = current
-    log.error("callback outcome of job %s not recorded after 5 tries", record.id)
+    try:
+        await store.apply_to_job(record, {"callback": state.model_dump(mode="json")})
+    except errors.ServiceError as exc:
+        log.error("callback outcome of job %s not recorded: %s", record.id, exc.detail)

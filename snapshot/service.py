@@ -222,11 +222,7 @@ async def forget_in_graph(store: TableStore, client: UtcmClient, record: JobReco
     """Delete the Graph job (its content is safe here) and mark the record graphDeleted."""
     await client.delete_job(record.id)
     log.info("deleted job %s (%s) from Graph %s", record.id, record.display_name, why)
-    try:
-        return await store.update_job(record.model_copy(update={"graph_deleted": True}))
-    except ConcurrencyConflict:
-        current = await store.get_job(record.id) or record
-        return await store.update_job(current.model_copy(update={"graph_deleted": True}))
+    return await store.apply_to_job(record, {"graph_deleted": True})
 
 
 async def _after_ambiguous_failure(
@@ -351,8 +347,7 @@ async def list_resources(
     page = await store.query_resources(job_id, resource_type, parse_top(top), _continuation(continuation))
     items = []
     for head in page.items:
-        parts = await store.resource_parts(job_id, content.part_keys(head)) if content.part_keys(head) else []
-        items.append(content.resource_from_entities(head, parts))
+        items.append(content.resource_from_entities(head, await store.resource_parts(job_id, content.part_keys(head))))
     return items, page.continuation
 
 
@@ -387,11 +382,7 @@ async def delete_job(job_id: str, keep_content: bool) -> None:
         if record.content_state == ContentState.PENDING:
             change["content_state"] = ContentState.UNAVAILABLE
             change["content_error"] = "the Graph job was deleted before its content was stored"
-        try:
-            record = await store.update_job(record.model_copy(update=change))
-        except ConcurrencyConflict:
-            record = await get_job(job_id)
-            record = await store.update_job(record.model_copy(update=change))
+        record = await store.apply_to_job(record, change)
     if keep_content:
         return
     await store.delete_resources(job_id)

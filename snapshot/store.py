@@ -267,6 +267,18 @@ class TableStore:
         ]
         return await self._transact(record, operations)
 
+    async def apply_to_job(self, record: JobRecord, changes: dict[str, Any], attempts: int = 5) -> JobRecord:
+        """Set these fields, re-reading the job and applying them again when someone else changed it first."""
+        for _ in range(attempts):
+            try:
+                return await self.update_job(record.model_copy(update=changes))
+            except ConcurrencyConflict:
+                current = await self.get_job(record.id)
+                if current is None:
+                    raise errors.NotFound(f"no snapshot job with id {record.id!r}") from None
+                record = current
+        raise errors.StorageUnavailable(f"job {record.id} kept changing; try again", retry_after=1)
+
     async def _transact(self, record: JobRecord, operations: list[Any]) -> JobRecord:
         table = await self.table(self.settings.jobs_table)
         with storage_errors():
