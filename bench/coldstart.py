@@ -45,7 +45,7 @@ print(json.dumps({"import_s": imported, "modules": modules_imported, "serve_s": 
 
 
 async def prepare(st: Stack, env: dict[str, str]) -> str:
-    from snapshot import reconcile
+    from snapshot.usecases import poll
 
     control = st.control
     control.reset()
@@ -53,7 +53,7 @@ async def prepare(st: Stack, env: dict[str, str]) -> str:
     use_app_environment(env)
     await reset_app()
     job = control.create_job(displayName="Bench cold start", resources=[USER])
-    await reconcile.poll()
+    await poll.poll()
     await reset_app()
     return str(job["id"])
 

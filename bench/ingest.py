@@ -1,6 +1,6 @@
 """Ingestion: snapshots of 1,000 / 5,000 / 20,000 resources stored by the poller, beside the SDK's ceiling.
 
-The poller (`snapshot.reconcile.poll()`, in-process) downloads the content from the emulator and writes it to
+The poller (`snapshot.poll.poll()`, in-process) downloads the content from the emulator and writes it to
 Azurite. The ceiling writes the very same entities (built beforehand from the same content) straight to
 Azurite in transactions of 100, with 4 concurrent tasks: the best the azure-data-tables SDK allows.
 Targets: >= 0.7x the ceiling's throughput; Table requests within 5% of ceil(entities/100) plus the job's own
@@ -33,51 +33,58 @@ def content_bytes(control_url: str, job: dict[str, Any]) -> bytes:
 
 async def poller_run(st: Stack, n: int, trace: bool) -> dict[str, Any]:
     """One tick storing one finished job of n resources into fresh tables; figures of that tick."""
-    from snapshot import reconcile, service
-    from snapshot.store import TableStore
+    from snapshot import clients
+    from snapshot.store.resources import ResourceTable
+    from snapshot.usecases import poll, reads
 
     control = st.control
     control.reset()
     control.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={USER: n})
     use_app_environment(st.environment())
     await reset_app()
-    store = service.table_store()
+    requests = {"n": 0}
+
+    def count_request(_: Any) -> None:  # azure-core's raw_request_hook: called once per HTTP request sent
+        requests["n"] += 1
+
+    clients.STORE_CLIENT_OPTIONS["raw_request_hook"] = count_request
+    store = clients.store()
     for table in (store.settings.jobs_table, store.settings.resources_table, store.settings.quota_table):
-        await store.table(table)  # created before the clock starts (the app does it once per process)
-    service.graph_client()
+        await store.tables.get(table)  # created before the clock starts (the app does it once per process)
+    clients.graph()
     job = control.create_job(displayName=f"Bench ingest {n}", resources=[USER])
     control.complete_job(job["id"])
     submits = {"n": 0}
-    original = TableStore._submit
+    original = ResourceTable._submit
 
-    async def counting_submit(self: TableStore, table: Any, batch: list[Any]) -> int:
+    async def counting_submit(self: ResourceTable, table: Any, batch: list[Any]) -> int:
         submits["n"] += 1
         return await original(self, table, batch)
 
-    TableStore._submit = counting_submit  # type: ignore[method-assign]
-    requests_before = store.requests
+    ResourceTable._submit = counting_submit  # type: ignore[method-assign]
+    requests_before = requests["n"]
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     if trace:
         tracemalloc.start()
     started = time.perf_counter()
     try:
-        report = await reconcile.poll()
+        report = await poll.poll()
     finally:
-        TableStore._submit = original  # type: ignore[method-assign]
+        ResourceTable._submit = original  # type: ignore[method-assign]
     elapsed = time.perf_counter() - started
     peak = 0
     if trace:
         _, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
     rss_growth = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss_before) * 1024
-    record = await service.get_job(job["id"])
+    record = await reads.get_job(job["id"])
     assert record.resource_count == n, (report, record)
     body = content_bytes(control.base_url, control.jobs()[0])
     result = {
         "n": n,
         "seconds": elapsed,
         "rps": n / elapsed,
-        "requests": store.requests - requests_before,
+        "requests": requests["n"] - requests_before,
         "resource_requests": submits["n"],
         "content_bytes": len(body),
         "peak": peak,
@@ -85,6 +92,7 @@ async def poller_run(st: Stack, n: int, trace: bool) -> dict[str, Any]:
         "body": body,
         "job_id": job["id"],
     }
+    clients.STORE_CLIENT_OPTIONS.pop("raw_request_hook", None)
     await reset_app()
     return result
 

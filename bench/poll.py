@@ -17,10 +17,10 @@ LATENCY_MS = 100
 
 
 async def naive_tick() -> tuple[int, float]:
-    from snapshot import service
+    from snapshot import clients
 
-    client, store = service.graph_client(), service.table_store()
-    records = await store.all_jobs()
+    client, store = clients.graph(), clients.store()
+    records = await store.jobs.all()
     before, started = client.calls, time.perf_counter()
     for record in records:
         await client.get_job(record.id)
@@ -28,7 +28,7 @@ async def naive_tick() -> tuple[int, float]:
 
 
 async def measure(st: Stack) -> list[dict[str, Any]]:
-    from snapshot import reconcile, service
+    from snapshot.usecases import poll, reads
 
     rows = []
     for k in JOB_COUNTS:
@@ -38,11 +38,11 @@ async def measure(st: Stack) -> list[dict[str, Any]]:
         use_app_environment(st.environment())
         await reset_app()
         ids = [control.create_job(displayName=f"Bench poll job {n:02d}", resources=[USER])["id"] for n in range(k)]
-        await reconcile.poll()  # adopts them (and fetches the token): the ticks below are steady-state ones
+        await poll.poll()  # adopts them (and fetches the token): the ticks below are steady-state ones
         control.configure(latencyMs=LATENCY_MS)
         control.clear_requests()
         started = time.perf_counter()
-        pending = await reconcile.poll()
+        pending = await poll.poll()
         pending_s = time.perf_counter() - started
         pending_wire = sum(control.counts()[op] for op in ("list", "get", "download"))
         naive_calls, naive_s = await naive_tick()
@@ -50,7 +50,7 @@ async def measure(st: Stack) -> list[dict[str, Any]]:
             control.complete_job(job_id)
         control.clear_requests()
         started = time.perf_counter()
-        finished = await reconcile.poll()
+        finished = await poll.poll()
         finished_s = time.perf_counter() - started
         counts = control.counts()
         rows.append(
@@ -67,7 +67,7 @@ async def measure(st: Stack) -> list[dict[str, Any]]:
                 "finished_s": finished_s,
             }
         )
-        assert (await service.get_job(ids[0])).resource_count == 3
+        assert (await reads.get_job(ids[0])).resource_count == 3
         await reset_app()
     return rows
 

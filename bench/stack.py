@@ -14,10 +14,6 @@ from devtools.emulator import EmulatorControl
 
 LOG_DIR = services.ROOT / ".local" / "bench-logs"
 USER = "microsoft.entra.user"
-_LEAKY_ENV = (
-    "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
-    "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT", "SNAPSHOT_STORAGE",
-)  # fmt: skip
 
 
 @dataclass
@@ -63,17 +59,16 @@ def use_app_environment(env: dict[str, str]) -> None:
     """Point the in-process app at `env` (fresh settings; the Graph client and store are rebuilt on next use)."""
     from snapshot import settings
 
-    for name in _LEAKY_ENV:
+    for name in services.LEAKY_ENV:
         os.environ.pop(name, None)
     os.environ.update(env)
     settings.get_settings.cache_clear()
 
 
 async def reset_app() -> None:
-    from snapshot import graph, store
+    from snapshot import clients
 
-    await graph.reset_client()
-    await store.reset_store()
+    await clients.close_all()
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -21,6 +21,12 @@ AZURITE_TABLE_MAIN = ROOT / "node_modules" / "azurite" / "dist" / "src" / "table
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 IDENTITY_HEADER = "local-identity-header"
+# Variables that would make azure-identity pick another credential, or the app another storage account:
+# cleared wherever the local stack runs the app (tests, benches).
+LEAKY_ENV = (
+    "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
+    "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT", "SNAPSHOT_STORAGE",
+)  # fmt: skip
 
 
 def free_port() -> int:

@@ -1,13 +1,17 @@
-"""Typed errors of the service. The HTTP layer maps each to a status and a problem+json answer.
+"""Typed errors of the app, each with the HTTP status and title it is answered with, and the Retry-After parser.
 
-This module imports nothing heavy, so the HTTP layer can map Graph errors without importing msgraph.
+Imports nothing heavy, so the HTTP layer can map Graph errors without importing msgraph.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 
 GRAPH_WRITE_PERMISSION = "ConfigurationMonitoring.ReadWrite.All"
+DEFAULT_RETRY_AFTER_SECONDS = 10
 
 
 @dataclass(frozen=True)
@@ -17,7 +21,7 @@ class FieldError:
 
 
 class ServiceError(Exception):
-    """Base of every error the service answers with; `detail` is safe to show to callers."""
+    """Base of every error the app answers with; `detail` is safe to show to callers."""
 
     status = 500
     title = "Internal error"
@@ -25,6 +29,14 @@ class ServiceError(Exception):
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
+
+
+class Retryable(ServiceError):
+    """The same request may succeed after `retry_after` seconds (sent as the Retry-After header)."""
+
+    def __init__(self, detail: str, *, retry_after: int = DEFAULT_RETRY_AFTER_SECONDS, **kwargs: object) -> None:
+        super().__init__(detail, **kwargs)  # cooperative: GraphError takes status and code
+        self.retry_after = retry_after
 
 
 class ValidationFailed(ServiceError):
@@ -61,19 +73,25 @@ class PayloadTooLarge(ServiceError):
     title = "Request body too large"
 
 
-class Unavailable(ServiceError):
-    """A dependency is throttled or down; the caller should retry after `retry_after` seconds."""
+class Unavailable(Retryable):
+    """A dependency is throttled or down."""
 
     status = 503
     title = "Service unavailable"
 
-    def __init__(self, detail: str, retry_after: int = 10) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
-
 
 class StorageUnavailable(Unavailable):
     title = "Table Storage is unavailable"
+
+
+class IdentityUnavailable(ServiceError):
+    status = 503
+    title = "The managed identity could not get a token"
+
+
+class QuotaExhausted(Retryable):
+    status = 429
+    title = "The monthly snapshot quota is used up"
 
 
 # Graph errors, raised by snapshot.graph ------------------------------------------------------------
@@ -85,8 +103,8 @@ class GraphError(ServiceError):
     status = 502
     title = "Microsoft Graph error"
 
-    def __init__(self, detail: str, graph_status: int | None = None, code: str | None = None) -> None:
-        super().__init__(detail)
+    def __init__(self, detail: str, graph_status: int | None = None, code: str | None = None, **kwargs: object) -> None:
+        super().__init__(detail, **kwargs)  # cooperative: Retryable takes retry_after
         self.graph_status = graph_status
         self.code = code
 
@@ -125,29 +143,18 @@ class GraphNotFound(GraphError):
     title = "Not found in Microsoft Graph"
 
 
-class GraphThrottled(GraphError):
+class GraphThrottled(GraphError, Retryable):
+    """Graph answered 429: the request was refused, not processed."""
+
     status = 503
     title = "Microsoft Graph is throttling requests"
 
-    def __init__(self, detail: str, retry_after: int, graph_status: int | None = 429) -> None:
-        super().__init__(detail, graph_status, "TooManyRequests")
-        self.retry_after = retry_after
 
-
-class GraphUnavailable(GraphError):
+class GraphUnavailable(GraphError, Retryable):
     """Graph failed or did not answer; for a create, whether the job exists is unknown."""
 
     status = 503
     title = "Microsoft Graph is unavailable"
-
-    def __init__(self, detail: str, graph_status: int | None = None, retry_after: int = 10) -> None:
-        super().__init__(detail, graph_status, "ServiceUnavailable")
-        self.retry_after = retry_after
-
-
-class IdentityUnavailable(ServiceError):
-    status = 503
-    title = "The managed identity could not get a token"
 
 
 class ContentRefused(GraphError):
@@ -157,10 +164,19 @@ class ContentRefused(GraphError):
     title = "Snapshot content refused"
 
 
-class QuotaExhausted(ServiceError):
-    status = 429
-    title = "The monthly snapshot quota is used up"
-
-    def __init__(self, detail: str, retry_after: int) -> None:
-        super().__init__(detail)
-        self.retry_after = retry_after
+def parse_retry_after(value: str | None, now: datetime | None = None) -> int | None:
+    """Seconds to wait from a Retry-After header (delay-seconds or HTTP-date, RFC 9110 10.2.3); None if absent or bad."""
+    if value is None or not value.strip():
+        return None
+    text = value.strip()
+    try:
+        return max(0, math.ceil(float(text)))
+    except ValueError:
+        pass
+    try:
+        moment = parsedate_to_datetime(text)
+    except (TypeError, ValueError):
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return max(0, math.ceil((moment - (now or datetime.now(UTC))).total_seconds()))

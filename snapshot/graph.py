@@ -1,12 +1,12 @@
 """The UTCM snapshot API on msgraph-sdk: create, get, list, delete jobs and download their content.
 
-Facts this module relies on (../shared/docs/utcm-api.md, azure-platform.md section 5):
+Facts this module relies on (docs/graph-utcm.md gives each one's public source):
 - msgraph-sdk has no builder for createSnapshot, so it goes through the request adapter with a
-  RequestInformation and is parsed into the SDK's ConfigurationSnapshotJob (utcm-api.md 9.2).
+  RequestInformation and is parsed into the SDK's ConfigurationSnapshotJob.
 - Kiota's RetryHandler retries POST on 429/503/504, which could create a second job: the create
   is sent with retries off, and the caller looks the job up by name after an ambiguous failure.
 - errorDetails, resourceLocation, resources and createdBy come back only on $select, and
-  partiallySuccessful only with `Prefer: include-unknown-enum-members` (utcm-api.md 2.1, 2.2).
+  partiallySuccessful only with `Prefer: include-unknown-enum-members`.
 - The token is attached only for GRAPH_BASE_URL's host (allowed_hosts), and the content URL is
   checked against that host before anything is sent.
 """
@@ -50,7 +50,6 @@ from msgraph_core import GraphClientFactory
 from msgraph_core.tasks.page_iterator import PageIterator
 
 from snapshot import errors
-from snapshot.lifetime import ProcessWide
 from snapshot.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -101,15 +100,13 @@ class GraphJob:
         )
 
 
-def _retry_after(headers: Any, default: int = 10) -> int:
+def _retry_after(headers: Any) -> int:
     value = None
     if headers is not None:
         with contextlib.suppress(Exception):
             value = headers.get("Retry-After") or headers.get("retry-after")
-    try:
-        return max(1, int(float(value))) if value is not None else default
-    except ValueError:
-        return default
+    seconds = errors.parse_retry_after(value)
+    return errors.DEFAULT_RETRY_AFTER_SECONDS if seconds is None else max(1, seconds)
 
 
 def _graph_message(exc: APIError) -> tuple[str, str, list[str]]:
@@ -147,11 +144,17 @@ def translate_error(exc: Exception, operation: str) -> errors.ServiceError:
         return errors.GraphNotFound(f"Microsoft Graph: {text}", status, code)
     if status == 429:  # refused, not processed: unlike a 5xx, never ambiguous for a create
         return errors.GraphThrottled(
-            f"Microsoft Graph is throttling the {operation}", _retry_after(exc.response_headers), status
+            f"Microsoft Graph is throttling the {operation}",
+            status,
+            "TooManyRequests",
+            retry_after=_retry_after(exc.response_headers),
         )
     if status >= 500 or status in (408,):
         return errors.GraphUnavailable(
-            f"Microsoft Graph failed the {operation} ({status})", status, _retry_after(exc.response_headers)
+            f"Microsoft Graph failed the {operation} ({status})",
+            status,
+            "ServiceUnavailable",
+            retry_after=_retry_after(exc.response_headers),
         )
     if status == 400:
         unsupported = unsupported_types([message, *details])
@@ -368,9 +371,3 @@ def _status_error(response: httpx.Response) -> errors.ServiceError:
     except (ValueError, AttributeError):
         pass
     return translate_error(error, "content download")
-
-
-_clients: ProcessWide[UtcmClient] = ProcessWide(UtcmClient)
-# The process-wide client, built on first use (importing msgraph is slow: keep it off cold paths).
-get_client = _clients.get
-reset_client = _clients.reset

@@ -1,10 +1,15 @@
-"""Request, record and response types, with the validation rules of ARCHITECTURE.md section 4."""
+"""The app's records and requests: job statuses, the job record and its lifecycle, callback state, the start request.
+
+Validation rules of the start request (Graph's own, checked before Graph is called) live here, as do the
+limits the HTTP contract states (paging, Idempotency-Key length).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import re
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -12,12 +17,15 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from snapshot import catalogue
+from snapshot.callbacks.urls import redact, validate_callback_url
 from snapshot.errors import FieldError, ValidationFailed
 
 DISPLAY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9 ]+$")
 DISPLAY_NAME_MIN, DISPLAY_NAME_MAX = 8, 32
 DESCRIPTION_MAX = 1000
 RESOURCES_MAX = 300
+IDEMPOTENCY_KEY_MAX = 200
+LIST_TOP_DEFAULT, LIST_TOP_MAX = 100, 1000
 
 
 class JobStatus(StrEnum):
@@ -34,10 +42,6 @@ class JobStatus(StrEnum):
     @property
     def has_content(self) -> bool:
         return self in (JobStatus.SUCCEEDED, JobStatus.PARTIALLY_SUCCESSFUL)
-
-    @property
-    def is_final(self) -> bool:
-        return self in (JobStatus.SUCCEEDED, JobStatus.PARTIALLY_SUCCESSFUL, JobStatus.FAILED, JobStatus.EXPIRED)
 
     @classmethod
     def parse(cls, value: str) -> JobStatus:
@@ -56,6 +60,109 @@ class ContentState(StrEnum):
     ERROR = "error"  # the content could not be stored; contentError says why
 
 
+class Lifecycle(StrEnum):
+    """What a job's state means for its caller: the one rule behind 202/200/424, callbacks and reads."""
+
+    RUNNING = "running"  # content may still come: keep polling
+    STORED = "stored"  # the content is in this app's tables
+    FAILED = "failed"  # Graph failed the job, or dropped it before its content was stored
+    NO_CONTENT = "noContent"  # the job ended but its content could not be stored (contentError says why)
+
+    @property
+    def ended(self) -> bool:
+        return self != Lifecycle.RUNNING
+
+
+class CallbackStatus(StrEnum):
+    PENDING = "pending"  # waiting for the job to end, or for the next retry (next_attempt)
+    DELIVERING = "delivering"  # an attempt is in flight (claimed until next_attempt, the lease)
+    DELIVERED = "delivered"
+    FAILED = "failed"  # permanent failure, or the attempts used up
+
+    @property
+    def is_final(self) -> bool:
+        return self in (CallbackStatus.DELIVERED, CallbackStatus.FAILED)
+
+
+class CallbackState(BaseModel):
+    """The completion callback of one job, kept on its record.
+
+    `url` is the full URL (it is needed to deliver, signature included): never log or show it, show
+    `redacted_url`. `attempts` counts attempts started. `next_attempt` is when the next attempt is due
+    (None: as soon as the job has ended) or, while delivering, when the claim lapses.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    url: str
+    delivery_id: str
+    status: CallbackStatus = CallbackStatus.PENDING
+    attempts: int = 0
+    next_attempt: datetime | None = None
+    last_attempt: datetime | None = None
+    last_status: int | None = None
+    last_error: str | None = None
+    delivered_at: datetime | None = None
+
+    @classmethod
+    def create(cls, url: str, delivery_id: str | None = None) -> CallbackState:
+        """A new callback for a job (url already validated by `validate_callback_url`)."""
+        return cls(url=url, delivery_id=delivery_id or str(uuid.uuid4()))
+
+    @property
+    def redacted_url(self) -> str:
+        return redact(self.url)
+
+
+class JobRecord(BaseModel):
+    """What the jobs table keeps about one Graph snapshot job."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    display_name: str
+    description: str | None = None
+    resources: list[str] = Field(default_factory=list)
+    status: JobStatus = JobStatus.NOT_STARTED
+    created: datetime | None = None
+    completed: datetime | None = None
+    tenant_id: str | None = None
+    error_details: list[str] = Field(default_factory=list)
+    resource_location: str | None = None
+    content_state: ContentState = ContentState.PENDING
+    content_error: str | None = None
+    stored: datetime | None = None
+    resource_count: int | None = None
+    resource_type_counts: dict[str, int] = Field(default_factory=dict)
+    content_metadata: dict[str, Any] | None = None  # the content's top-level keys other than resources
+    source: str = "api"  # "api" (started here) or "adopted" (found in Graph by the poller)
+    graph_deleted: bool = False
+    idempotency_key: str | None = None
+    job_url: str | None = None  # absolute URL of the job without any key, for callback payloads
+    callback: CallbackState | None = None
+    updated: datetime | None = None
+    etag: str | None = Field(None, exclude=True)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _known_or_unknown(cls, value: Any) -> Any:
+        return JobStatus.parse(value) if isinstance(value, str) else value
+
+    @property
+    def lifecycle(self) -> Lifecycle:
+        if self.content_state == ContentState.STORED:
+            return Lifecycle.STORED
+        if self.status in (JobStatus.FAILED, JobStatus.EXPIRED):
+            return Lifecycle.FAILED
+        if self.content_state in (ContentState.UNAVAILABLE, ContentState.ERROR):
+            return Lifecycle.NO_CONTENT
+        return Lifecycle.RUNNING
+
+    @property
+    def awaiting_content(self) -> bool:
+        return self.status.has_content and self.content_state == ContentState.PENDING
+
+
 class StartSnapshotRequest(BaseModel):
     """Body of `POST /api/snapshots`. Graph's own rules, checked before Graph is called."""
 
@@ -71,8 +178,6 @@ class StartSnapshotRequest(BaseModel):
     def _callback_url(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
             return None
-        from snapshot.callbacks import validate_callback_url
-
         allowed = (info.context or {}).get("allowed_hosts", [])
         return validate_callback_url(value, allowed)
 
@@ -130,6 +235,23 @@ def parse_start_request(body: Any, callback_hosts: list[str] | None = None) -> S
         raise ValidationFailed(field_errors(exc)) from None
 
 
+def parse_idempotency_key(header: str | None) -> str | None:
+    """The Idempotency-Key header, trimmed; None when absent or blank."""
+    key = (header or "").strip() or None
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+        raise ValidationFailed([FieldError("Idempotency-Key", f"must be at most {IDEMPOTENCY_KEY_MAX} characters")])
+    return key
+
+
+def parse_top(value: str | None) -> int:
+    """The `top` query parameter of the list routes."""
+    if value is None or value == "":
+        return LIST_TOP_DEFAULT
+    if not re.fullmatch(r"[0-9]{1,4}", value) or not 1 <= int(value) <= LIST_TOP_MAX:
+        raise ValidationFailed([FieldError("top", f"must be a whole number from 1 to {LIST_TOP_MAX}")])
+    return int(value)
+
+
 def field_errors(exc: ValidationError) -> list[FieldError]:
     """pydantic's errors as (field, message) pairs with plain-language messages."""
     result: list[FieldError] = []
@@ -149,145 +271,3 @@ def field_errors(exc: ValidationError) -> list[FieldError]:
             message = error["msg"][:1].lower() + error["msg"][1:]
         result.append(FieldError(field, message))
     return result
-
-
-class ErrorDetail(BaseModel):
-    """One entry of Graph's errorDetails, parsed where it follows `<type>: Error exporting resource ...`."""
-
-    resourceType: str | None = None
-    message: str
-    raw: str
-
-
-class JobRecord(BaseModel):
-    """What the jobs table keeps about one Graph snapshot job."""
-
-    model_config = ConfigDict(populate_by_name=True)
-
-    id: str
-    display_name: str
-    description: str | None = None
-    resources: list[str] = Field(default_factory=list)
-    status: JobStatus = JobStatus.NOT_STARTED
-    created: datetime | None = None
-    completed: datetime | None = None
-    tenant_id: str | None = None
-    error_details: list[str] = Field(default_factory=list)
-    resource_location: str | None = None
-    content_state: ContentState = ContentState.PENDING
-    content_error: str | None = None
-    stored: datetime | None = None
-    resource_count: int | None = None
-    resource_type_counts: dict[str, int] = Field(default_factory=dict)
-    content_metadata: dict[str, Any] | None = None  # the content's top-level keys other than resources
-    source: str = "api"  # "api" (started here) or "adopted" (found in Graph by the poller)
-    graph_deleted: bool = False
-    idempotency_key: str | None = None
-    job_url: str | None = None  # absolute URL of the job without any key, for callback payloads
-    callback: dict[str, Any] | None = None  # a snapshot.callbacks.CallbackState, as JSON
-    updated: datetime | None = None
-    etag: str | None = Field(None, exclude=True)
-
-    @property
-    def awaiting_content(self) -> bool:
-        return self.status.has_content and self.content_state == ContentState.PENDING
-
-
-class JobLinks(BaseModel):
-    self_: str = Field(alias="self")
-    resources: str
-    content: str
-
-    model_config = ConfigDict(populate_by_name=True)
-
-
-class CallbackView(BaseModel):
-    """Where the completion callback stands; the URL without its query (Logic Apps puts a signature there)."""
-
-    url: str
-    status: str
-    attempts: int
-    lastStatus: int | None = None
-    lastError: str | None = None
-    deliveredAt: datetime | None = None
-    deliveryId: str
-
-
-class JobView(BaseModel):
-    """The job as the API shows it (camelCase, like Graph)."""
-
-    id: str
-    displayName: str
-    description: str | None
-    resources: list[str]
-    status: JobStatus
-    contentState: ContentState
-    createdDateTime: datetime | None
-    completedDateTime: datetime | None
-    storedDateTime: datetime | None
-    tenantId: str | None
-    errorDetails: list[str]
-    errors: list[ErrorDetail]
-    contentError: str | None
-    resourceCount: int | None
-    resourceTypeCounts: dict[str, int]
-    source: str
-    graphDeleted: bool
-    callback: CallbackView | None
-    links: JobLinks
-
-
-ERROR_DETAIL_PATTERN = re.compile(r"^(?P<type>microsoft\.[A-Za-z0-9.]+):\s*(?P<message>.*)$", re.DOTALL)
-EXPORT_PREFIX = re.compile(r"^Error exporting resource \[[^\]]*\]\.\s*exceptionMessage\(s\):\s*", re.DOTALL)
-
-
-def parse_error_detail(raw: str) -> ErrorDetail:
-    """Split Graph's `<type>: Error exporting resource [<type>]. exceptionMessage(s):<msg> ,` strings."""
-    match = ERROR_DETAIL_PATTERN.match(raw.strip())
-    if not match:
-        return ErrorDetail(message=raw.strip(), raw=raw)
-    message = EXPORT_PREFIX.sub("", match["message"]).strip().rstrip(",").strip()
-    return ErrorDetail(resourceType=match["type"].lower(), message=message or match["message"].strip(), raw=raw)
-
-
-def job_view(record: JobRecord, job_url: str) -> JobView:
-    """`job_url` is the absolute URL of the job (with the caller's `code` kept, if any)."""
-    base, _, query = job_url.partition("?")
-    suffix = f"?{query}" if query else ""
-    return JobView(
-        id=record.id,
-        displayName=record.display_name,
-        description=record.description,
-        resources=record.resources,
-        status=record.status,
-        contentState=record.content_state,
-        createdDateTime=record.created,
-        completedDateTime=record.completed,
-        storedDateTime=record.stored,
-        tenantId=record.tenant_id,
-        errorDetails=record.error_details,
-        errors=[parse_error_detail(raw) for raw in record.error_details],
-        contentError=record.content_error,
-        resourceCount=record.resource_count,
-        resourceTypeCounts=record.resource_type_counts,
-        source=record.source,
-        graphDeleted=record.graph_deleted,
-        callback=callback_view(record.callback),
-        links=JobLinks(self_=job_url, resources=f"{base}/resources{suffix}", content=f"{base}/content{suffix}"),
-    )
-
-
-def callback_view(state: dict[str, Any] | None) -> CallbackView | None:
-    if not state:
-        return None
-    from snapshot.callbacks import redact
-
-    return CallbackView(
-        url=redact(state["url"]),
-        status=state["status"],
-        attempts=state.get("attempts", 0),
-        lastStatus=state.get("last_status"),
-        lastError=state.get("last_error"),
-        deliveredAt=state.get("delivered_at"),
-        deliveryId=state["delivery_id"],
-    )

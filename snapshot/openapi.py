@@ -16,17 +16,17 @@ from snapshot.models import (
     DISPLAY_NAME_MAX,
     DISPLAY_NAME_MIN,
     DISPLAY_NAME_PATTERN,
+    IDEMPOTENCY_KEY_MAX,
+    LIST_TOP_DEFAULT,
+    LIST_TOP_MAX,
     JobStatus,
-    JobView,
     StartSnapshotRequest,
 )
-from snapshot.quota import QuotaStatus
-from snapshot.service import LIST_TOP_DEFAULT, LIST_TOP_MAX
+from snapshot.views import JobView, QuotaStatus
 
 API_VERSION = "1.0.0"
 REF = "#/components/schemas/{model}"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-IDEMPOTENCY_KEY_MAX = 200  # http_api.start_snapshot
 
 Schema = dict[str, Any]
 

@@ -1,10 +1,10 @@
-"""Timer trigger: one reconcile tick on SNAPSHOT_POLL_SCHEDULE. Wiring only; the logic is snapshot.reconcile."""
+"""Timer trigger, wiring only: one reconcile tick on SNAPSHOT_POLL_SCHEDULE (the logic is snapshot.usecases.poll)."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
-from snapshot import reconcile
+from snapshot.usecases import poll
 
 bp = func.Blueprint()
 
@@ -12,4 +12,4 @@ bp = func.Blueprint()
 @bp.function_name("poll_snapshots")
 @bp.timer_trigger(arg_name="timer", schedule="%SNAPSHOT_POLL_SCHEDULE%", run_on_startup=False, use_monitor=True)
 async def poll_snapshots(timer: func.TimerRequest) -> None:
-    await reconcile.poll()
+    await poll.poll()

@@ -1,7 +1,8 @@
 """Typed app settings, read once from the environment (app settings in Azure, env vars locally).
 
-The names, defaults and meaning are those of ARCHITECTURE.md section 3. A malformed value raises
+The names, defaults and meaning are listed in docs/ARCHITECTURE.md ("Settings"). A malformed value raises
 `SettingsError` naming the setting, so a misconfigured app says what to fix instead of failing later.
+Also here: how a storage `connection` setting resolves, and the callback host patterns' syntax.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import functools
 import ipaddress
 import os
 import re
+import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Annotated
@@ -23,6 +25,59 @@ NCRONTAB_FIELDS = 6
 
 class SettingsError(ValueError):
     """A setting is missing or malformed; the message names it."""
+
+
+# One DNS label: letters, digits, hyphens, not starting or ending with a hyphen (ASCII only: IDNs must
+# be given in their xn-- form, so what is checked is exactly what is resolved).
+DNS_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+# A last label that makes a browser (WHATWG URL) read the host as IPv4: decimal digits or 0x-hex.
+_NUMERIC_LABEL = re.compile(r"^(?:[0-9]+|0x[0-9a-f]*)$")
+CALLBACK_HOSTS_SETTING = "SNAPSHOT_CALLBACK_ALLOWED_HOSTS"
+DEFAULT_CALLBACK_HOSTS = "*.logic.azure.com"
+
+
+def is_ip_literal(host: str) -> bool:
+    """True for anything that some resolver or URL parser would read as an IP address."""
+    bare = host.strip("[]").rstrip(".").lower()
+    if not bare:
+        return False
+    try:
+        ipaddress.ip_address(bare)
+        return True
+    except ValueError:
+        pass
+    try:
+        socket.inet_aton(bare)  # accepts 2130706433, 0x7f.1, 0177.0.0.1, 127.1 ...
+        return True
+    except (OSError, ValueError):
+        pass
+    # WHATWG: a host whose last label is numeric is parsed as IPv4 (or refused), never looked up.
+    return bool(_NUMERIC_LABEL.fullmatch(bare.split(".")[-1]))
+
+
+def parse_allowed_hosts(setting: str) -> list[str]:
+    """Split SNAPSHOT_CALLBACK_ALLOWED_HOSTS: comma-separated host names or `*.suffix` patterns.
+
+    Patterns are lower-cased. An empty pattern, a scheme, a path, a port, userinfo, an IP address or a
+    `*` anywhere but a leading `*.` raises ValueError naming the setting.
+    """
+    patterns: list[str] = []
+    for index, raw in enumerate(setting.split(",")):
+        pattern = raw.strip().lower()
+        where = f"app setting {CALLBACK_HOSTS_SETTING} is invalid: pattern {index + 1}"
+        if not pattern:
+            raise ValueError(f"{where} is empty (give comma-separated host names such as {DEFAULT_CALLBACK_HOSTS})")
+        if "://" in pattern or any(c in pattern for c in "/?#@:"):
+            raise ValueError(f"{where} ({pattern!r}) must be a bare host name: no scheme, userinfo, port or path")
+        name = pattern[2:] if pattern.startswith("*.") else pattern
+        if "*" in name:
+            raise ValueError(f"{where} ({pattern!r}) may use '*' only as a leading '*.' (as in *.logic.azure.com)")
+        if is_ip_literal(name):
+            raise ValueError(f"{where} ({pattern!r}) is an IP address; callbacks go to host names only")
+        if not all(DNS_LABEL.fullmatch(label) for label in name.split(".")):
+            raise ValueError(f"{where} ({pattern!r}) is not a valid host name")
+        patterns.append(pattern)
+    return patterns
 
 
 def is_loopback_host(host: str) -> bool:
@@ -49,7 +104,7 @@ class Settings(BaseModel):
     max_content_bytes: Annotated[int, Field(ge=1024)] = Field(512 * 1024 * 1024, alias="SNAPSHOT_MAX_CONTENT_BYTES")
     prune_stored_jobs: bool = Field(True, alias="SNAPSHOT_PRUNE_STORED_JOBS")
     monthly_resource_quota: Annotated[int, Field(ge=0)] = Field(20000, alias="SNAPSHOT_MONTHLY_RESOURCE_QUOTA")
-    callback_allowed_hosts: str = Field("*.logic.azure.com", alias="SNAPSHOT_CALLBACK_ALLOWED_HOSTS")
+    callback_allowed_hosts: str = Field(DEFAULT_CALLBACK_HOSTS, alias=CALLBACK_HOSTS_SETTING)
 
     @field_validator("graph_base_url")
     @classmethod
@@ -83,15 +138,11 @@ class Settings(BaseModel):
     @field_validator("callback_allowed_hosts")
     @classmethod
     def _callback_hosts(cls, value: str) -> str:
-        from snapshot.callbacks import parse_allowed_hosts
-
         parse_allowed_hosts(value)
         return value
 
     @property
     def callback_hosts(self) -> list[str]:
-        from snapshot.callbacks import parse_allowed_hosts
-
         return parse_allowed_hosts(self.callback_allowed_hosts)
 
     @property
@@ -114,6 +165,11 @@ class Settings(BaseModel):
     @property
     def quota_table(self) -> str:
         return f"{self.table_prefix}Quota"
+
+    @property
+    def table_names(self) -> tuple[str, ...]:
+        """Every table the app keeps (tests empty them all between cases)."""
+        return (self.jobs_table, self.resources_table, self.idempotency_table, self.quota_table)
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(

@@ -7,8 +7,10 @@ managed identity is azure-identity's ManagedIdentityCredential talking to the em
 from __future__ import annotations
 
 import os
+import ssl
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -16,17 +18,11 @@ import pytest
 
 from devtools import services
 from snapshot import settings as settings_module
+from tests.support import E2E_TABLE_PREFIX, LOG_DIR, clear_tables, stack_environment
+from tests.support.receiver import Serve, make_certificate, receivers
 
 if TYPE_CHECKING:
     from devtools.emulator import EmulatorControl
-
-LOG_DIR = services.ROOT / ".local" / "test-logs"
-
-# Variables that would make azure-identity pick another credential or the app another config.
-_LEAKY_ENV = (
-    "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
-    "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT", "SNAPSHOT_STORAGE",
-)  # fmt: skip
 
 
 @pytest.fixture(scope="session")
@@ -53,15 +49,6 @@ def emulator(emulator_service: services.Service) -> EmulatorControl:
     return control
 
 
-def stack_environment(azurite_port: int, emulator_port: int, table_prefix: str) -> dict[str, str]:
-    return {
-        **services.emulator_env(emulator_port),
-        "AzureWebJobsStorage": services.azurite_connection_string(azurite_port),
-        "SNAPSHOT_TABLE_PREFIX": table_prefix,
-        "SNAPSHOT_RETRY_AFTER_SECONDS": "1",
-    }
-
-
 @pytest.fixture
 def stack_env(
     monkeypatch: pytest.MonkeyPatch,
@@ -70,7 +57,7 @@ def stack_env(
     emulator_service: services.Service,
 ) -> Iterator[dict[str, str]]:
     """Point the app at Azurite and the emulator, with tables of its own for this test."""
-    for name in _LEAKY_ENV:
+    for name in services.LEAKY_ENV:
         monkeypatch.delenv(name, raising=False)
     env = stack_environment(azurite_service.port, emulator_service.port, f"T{uuid.uuid4().hex[:12]}")
     for name, value in env.items():
@@ -88,14 +75,10 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 async def app_env(stack_env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
     """stack_env for in-process tests of the app; closes the app's Graph client and Table store afterwards."""
-    from snapshot import graph, store
+    from snapshot import clients
 
     yield stack_env
-    await graph.reset_client()
-    await store.reset_store()
-
-
-E2E_TABLE_PREFIX = "Endtoend"
+    await clients.close_all()
 
 
 @pytest.fixture(scope="session")
@@ -103,26 +86,11 @@ def app_host(azurite_service: services.Service, emulator_service: services.Servi
     """devtools/host.py serving function_app.app over real HTTP, against Azurite and the emulator."""
     env = stack_environment(azurite_service.port, emulator_service.port, E2E_TABLE_PREFIX)
     env["SNAPSHOT_POLL_SCHEDULE"] = "0 0 0 1 1 *"  # tests run the poller through the admin endpoint
-    for name in _LEAKY_ENV:
+    for name in services.LEAKY_ENV:
         env[name] = ""
     service = services.host(services.free_port(), env, log_path=LOG_DIR / "host.log").start(timeout=120)
     yield service
     service.stop()
-
-
-def clear_tables(azurite_port: int, prefix: str) -> None:
-    from azure.core.exceptions import ResourceNotFoundError
-    from azure.data.tables import TableServiceClient
-
-    client = TableServiceClient.from_connection_string(services.azurite_connection_string(azurite_port))
-    for suffix in ("Jobs", "Resources", "Idempotency"):
-        table = client.get_table_client(prefix + suffix)
-        try:
-            keys = [(e["PartitionKey"], e["RowKey"]) for e in table.list_entities(select=["PartitionKey", "RowKey"])]
-        except ResourceNotFoundError:
-            continue
-        for partition, row in keys:
-            table.delete_entity(partition, row)
 
 
 @pytest.fixture
@@ -135,7 +103,19 @@ def api(
         yield client
 
 
-def run_function(api: httpx.Client, name: str) -> None:
-    """Run a non-HTTP function now through the host's admin endpoint, and wait for it."""
-    response = api.post(f"/admin/functions/{name}", params={"wait": "true"}, json={"input": ""})
-    assert response.status_code == 200, response.text
+@pytest.fixture(scope="session")
+def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A self-signed certificate for DNS:localhost (key, cert)."""
+    return make_certificate(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def trust(certificate: tuple[Path, Path]) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=str(certificate[1]))
+
+
+@pytest.fixture
+async def serve(certificate: tuple[Path, Path]) -> AsyncIterator[Serve]:
+    """Start local HTTPS receivers (tests/support/receiver.py) for the test; stopped afterwards."""
+    async with receivers(certificate) as start:
+        yield start

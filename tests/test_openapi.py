@@ -27,8 +27,7 @@ from openapi_spec_validator import validate
 
 from devtools.emulator import EmulatorControl
 from snapshot.openapi import document
-from tests.conftest import run_function
-from tests.support import bindings
+from tests.support import bindings, run_function
 
 ROUTE_PREFIX = "/api"
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
@@ -87,7 +86,8 @@ def test_health_alone_needs_no_function_key() -> None:
 
 
 def test_schemas_follow_the_models_and_every_5xx_is_a_problem() -> None:
-    from snapshot.models import JobView, StartSnapshotRequest
+    from snapshot.models import StartSnapshotRequest
+    from snapshot.views import JobView
 
     doc = offline_document()
     schemas = doc["components"]["schemas"]

@@ -1,0 +1,137 @@
+"""HTTP plumbing for the triggers: problem+json answers, the error mapping, JSON bodies, absolute URLs.
+
+Errors are RFC 9457 problem+json; a 5xx never carries a stack trace or a configuration value.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+from urllib.parse import quote, urlsplit
+
+import azure.functions as func
+from pydantic import BaseModel
+
+from snapshot import errors
+from snapshot.models import JobRecord
+from snapshot.settings import SettingsError, get_settings
+from snapshot.views import job_view
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 64 * 1024
+PROBLEM_TYPE = "https://github.com/tenant-snapshot/docs/problems#"
+ROUTE_PREFIX = "/api"
+
+Handler = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    field_errors: list[errors.FieldError] | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> func.HttpResponse:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE + title.lower().replace(" ", "-"),
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
+    if field_errors:
+        body["errors"] = [{"field": e.field, "message": e.message} for e in field_errors]
+    body.update({k: v for k, v in extra.items() if v is not None})
+    return func.HttpResponse(
+        json.dumps(body), status_code=status, headers=headers or {}, mimetype="application/problem+json"
+    )
+
+
+def error_response(exc: errors.ServiceError) -> func.HttpResponse:
+    headers: dict[str, str] = {}
+    if isinstance(exc, errors.Retryable):
+        headers["Retry-After"] = str(exc.retry_after)
+    extra: dict[str, Any] = {}
+    if isinstance(exc, errors.Conflict):
+        extra["existingJobId"] = exc.existing_job_id
+    if isinstance(exc, errors.GraphUnsupportedTypes):
+        extra["unsupportedResources"] = exc.types
+        field_errors = [errors.FieldError("resources", f"{t!r} is not accepted by Microsoft Graph") for t in exc.types]
+        return problem(exc.status, exc.title, exc.detail, field_errors, headers, **extra)
+    validation = exc.errors if isinstance(exc, errors.ValidationFailed) else None
+    return problem(exc.status, exc.title, exc.detail, validation, headers, **extra)
+
+
+def handled(handler: Handler) -> Handler:
+    """Map typed errors to problem+json; anything else to a bare 500 (logged, never echoed)."""
+
+    @functools.wraps(handler)
+    async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        try:
+            return await handler(req)
+        except errors.ServiceError as exc:
+            if exc.status >= 500:
+                log.warning("%s %s -> %s: %s", req.method, urlsplit(req.url).path, exc.status, exc.detail)
+            return error_response(exc)
+        except SettingsError as exc:
+            log.error("configuration error: %s", exc)
+            return problem(500, "The app is misconfigured", "an app setting is invalid; see the function log")
+        except Exception:
+            log.exception("unhandled error in %s %s", req.method, urlsplit(req.url).path)
+            return problem(500, "Internal error", "the request failed; see the function log for details")
+
+    return wrapper
+
+
+def json_response(
+    model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
+) -> func.HttpResponse:
+    body = model.model_dump_json(by_alias=True) if isinstance(model, BaseModel) else json.dumps(model)
+    return func.HttpResponse(body, status_code=status, headers=headers or {}, mimetype="application/json")
+
+
+def read_json_body(req: func.HttpRequest) -> Any:
+    content_type = (req.headers.get("content-type") or "").split(";")[0].strip().lower()
+    if content_type != "application/json" and not content_type.endswith("+json"):
+        raise errors.UnsupportedMediaType("the body must be JSON, sent with Content-Type: application/json")
+    body = req.get_body()
+    if len(body) > MAX_BODY_BYTES:
+        raise errors.PayloadTooLarge(f"the body is {len(body)} bytes; at most {MAX_BODY_BYTES} are accepted")
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        where = f" (line {exc.lineno}, column {exc.colno})" if isinstance(exc, json.JSONDecodeError) else ""
+        raise errors.ValidationFailed([errors.FieldError("body", f"is not valid JSON{where}")]) from None
+
+
+def jobs_url(req: func.HttpRequest) -> str:
+    """Absolute URL of the snapshots collection, without any key."""
+    parts = urlsplit(req.url)
+    return f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}/snapshots"
+
+
+def job_url(req: func.HttpRequest, job_id: str) -> str:
+    """Absolute URL of the job, keeping the caller's `code` so Logic Apps can poll it with no other auth."""
+    url = f"{jobs_url(req)}/{quote(job_id, safe='')}"
+    code = req.params.get("code")
+    return f"{url}?code={quote(code, safe='')}" if code else url
+
+
+def accepted(req: func.HttpRequest, record: JobRecord) -> func.HttpResponse:
+    url = job_url(req, record.id)
+    headers = {"Location": url, "Retry-After": str(get_settings().retry_after_seconds)}
+    return json_response(job_view(record, url), 202, headers)
+
+
+def next_link(req: func.HttpRequest, token: str | None) -> str | None:
+    if token is None:
+        return None
+    parts = urlsplit(req.url)
+    params = {k: v for k, v in req.params.items() if k != "continuationToken"}
+    params["continuationToken"] = token
+    query = "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
+    return f"{parts.scheme}://{parts.netloc}{parts.path}?{query}"

@@ -1,0 +1,30 @@
+"""Table Storage adapters: the jobs, idempotency, resources and quota-ledger tables behind one `Store`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from snapshot.settings import Settings
+from snapshot.store.idempotency import IdempotencyKeys
+from snapshot.store.jobs import JobTable
+from snapshot.store.quota_ledger import QuotaLedger
+from snapshot.store.resources import ResourceTable
+from snapshot.store.tables import Tables
+
+
+class Store:
+    """The app's four tables on one table service (one client per table, reused)."""
+
+    def __init__(self, settings: Settings, **client_options: Any) -> None:
+        self.settings = settings
+        self.tables = Tables(settings, **client_options)
+        self.jobs = JobTable(self.tables, settings.jobs_table)
+        self.keys = IdempotencyKeys(self.tables, settings.idempotency_table)
+        self.resources = ResourceTable(self.tables, settings.resources_table)
+        self.ledger = QuotaLedger(self.tables, settings.quota_table)
+
+    async def close(self) -> None:
+        await self.tables.close()
+
+    async def ping(self) -> None:
+        await self.tables.ping()

@@ -1,0 +1,176 @@
+"""The jobs table: one partition `job`, two rows per job written together in one entity-group transaction.
+
+- the record, RowKey = the Graph job id (point reads, ETag-guarded updates);
+- the listing row, RowKey = `~<inverted created ticks>_<id>`, so a range query reads newest first and
+  Table Storage's own continuation token pages it.
+A record's fields map to columns by one table (`COLUMNS`); list, dict and model fields are stored as JSON.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import typing
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceNotFoundError
+from azure.data.tables import TableTransactionError, UpdateMode
+from pydantic import BaseModel
+
+from snapshot import errors
+from snapshot.models import JobRecord
+from snapshot.store.tables import ConcurrencyConflict, Tables, is_table_key, read_page, storage_errors
+
+JOBS_PARTITION = "job"
+LISTING_PREFIX = "~"
+MAX_TICKS = 10**17
+
+# JobRecord field -> column, where the column is not the field's PascalCase name.
+COLUMN_NAMES = {
+    "id": "JobId",
+    "created": "CreatedDateTime",
+    "completed": "CompletedDateTime",
+    "stored": "StoredDateTime",
+    "updated": "UpdatedDateTime",
+}
+
+
+def _pascal(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_"))
+
+
+def _is_json(annotation: Any) -> bool:
+    """list, dict and model fields (also when optional) are stored as one JSON string column."""
+    kinds = (annotation, *typing.get_args(annotation))
+    return any(
+        typing.get_origin(kind) in (list, dict) or (isinstance(kind, type) and issubclass(kind, BaseModel))
+        for kind in kinds
+    )
+
+
+FIELDS = [name for name in JobRecord.model_fields if name != "etag"]
+COLUMNS = {name: COLUMN_NAMES.get(name, _pascal(name)) for name in FIELDS}
+JSON_FIELDS = frozenset(name for name in FIELDS if _is_json(JobRecord.model_fields[name].annotation))
+
+
+def listing_key(record: JobRecord) -> str:
+    created = record.created or datetime.now(UTC)
+    ticks = int(created.timestamp() * 1_000_000)
+    return f"{LISTING_PREFIX}{MAX_TICKS - ticks:017d}_{record.id}"
+
+
+def job_entity(record: JobRecord, row_key: str) -> dict[str, Any]:
+    """The record as a Table entity (None values are left out, so the column is absent)."""
+    record = record.model_copy(update={"updated": datetime.now(UTC)})
+    plain = record.model_dump(exclude=set(JSON_FIELDS) | {"etag"})
+    as_json = record.model_dump(mode="json", include=set(JSON_FIELDS))
+    entity: dict[str, Any] = {"PartitionKey": JOBS_PARTITION, "RowKey": row_key}
+    for name in FIELDS:
+        if name in JSON_FIELDS:
+            value = None if as_json[name] is None else json.dumps(as_json[name])
+        else:
+            value = plain[name].value if isinstance(plain[name], Enum) else plain[name]
+        if value is not None:
+            entity[COLUMNS[name]] = value
+    return entity
+
+
+def record_from_entity(entity: Mapping[str, Any]) -> JobRecord:
+    values: dict[str, Any] = {}
+    for name in FIELDS:
+        value = entity.get(COLUMNS[name])
+        if value is None:
+            continue
+        values[name] = json.loads(value) if name in JSON_FIELDS else value
+    metadata = getattr(entity, "metadata", {}) or {}
+    return JobRecord.model_validate({**values, "etag": metadata.get("etag")})
+
+
+class JobTable:
+    def __init__(self, tables: Tables, name: str) -> None:
+        self._tables = tables
+        self._name = name
+
+    async def get(self, job_id: str) -> JobRecord | None:
+        if not is_table_key(job_id) or job_id.startswith(LISTING_PREFIX):  # listing rows share the partition
+            return None
+        table = await self._tables.get(self._name)
+        with storage_errors():
+            try:
+                entity = await table.get_entity(JOBS_PARTITION, job_id)
+            except ResourceNotFoundError:
+                return None
+        return record_from_entity(entity)
+
+    async def insert(self, record: JobRecord) -> JobRecord:
+        """Write a new job (record + listing row); ConcurrencyConflict if the id is already there."""
+        operations: list[Any] = [
+            ("create", job_entity(record, record.id)),
+            ("upsert", job_entity(record, listing_key(record)), {"mode": UpdateMode.REPLACE}),
+        ]
+        return await self._transact(record, operations)
+
+    async def update(self, record: JobRecord) -> JobRecord:
+        """Replace the job if nobody changed it since `record.etag` was read; else ConcurrencyConflict."""
+        if record.etag is None:
+            raise ValueError("update needs the ETag the record was read with")
+        guarded = {"mode": UpdateMode.REPLACE, "etag": record.etag, "match_condition": MatchConditions.IfNotModified}
+        operations: list[Any] = [
+            ("update", job_entity(record, record.id), guarded),
+            ("upsert", job_entity(record, listing_key(record)), {"mode": UpdateMode.REPLACE}),
+        ]
+        return await self._transact(record, operations)
+
+    async def apply(self, record: JobRecord, changes: dict[str, Any], attempts: int = 5) -> JobRecord:
+        """Set these fields, re-reading the job and applying them again when someone else changed it first."""
+        for _ in range(attempts):
+            try:
+                return await self.update(record.model_copy(update=changes))
+            except ConcurrencyConflict:
+                current = await self.get(record.id)
+                if current is None:
+                    raise errors.NotFound(f"no snapshot job with id {record.id!r}") from None
+                record = current
+        raise errors.StorageUnavailable(f"job {record.id} kept changing; try again", retry_after=1)
+
+    async def _transact(self, record: JobRecord, operations: list[Any]) -> JobRecord:
+        table = await self._tables.get(self._name)
+        with storage_errors():
+            try:
+                results = await table.submit_transaction(operations)
+            except TableTransactionError as exc:
+                code = str(getattr(exc, "error_code", "") or "")
+                if exc.status_code in (409, 412) or code in ("EntityAlreadyExists", "UpdateConditionNotSatisfied"):
+                    raise ConcurrencyConflict(code) from None
+                raise
+        return record.model_copy(update={"etag": results[0].get("etag")})
+
+    async def delete(self, record: JobRecord) -> None:
+        table = await self._tables.get(self._name)
+        with storage_errors():
+            for row_key in (listing_key(record), record.id):
+                with contextlib.suppress(ResourceNotFoundError):
+                    await table.delete_entity(JOBS_PARTITION, row_key)
+
+    async def all(self) -> list[JobRecord]:
+        """Every job record (the poller reconciles them all; the table holds at most thousands)."""
+        table = await self._tables.get(self._name)
+        query = "PartitionKey eq @partition and RowKey lt @listing"
+        parameters = {"partition": JOBS_PARTITION, "listing": LISTING_PREFIX}
+        with storage_errors():
+            return [record_from_entity(e) async for e in table.query_entities(query, parameters=parameters)]
+
+    async def page(self, status: str | None, top: int, continuation: str | None) -> tuple[list[JobRecord], str | None]:
+        """One page of jobs, newest first (the listing rows), optionally of one status."""
+        table = await self._tables.get(self._name)
+        query = "PartitionKey eq @partition and RowKey gt @listing"
+        parameters = {"partition": JOBS_PARTITION, "listing": LISTING_PREFIX}
+        if status:
+            query += " and Status eq @status"
+            parameters["status"] = status
+        page = await read_page(table, query, parameters, top, continuation)
+        return [record_from_entity(e) for e in page.items], page.continuation

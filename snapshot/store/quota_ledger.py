@@ -1,0 +1,32 @@
+"""The quota ledger: one row per (UTC month of completion, job) holding the resources stored for that job.
+
+Re-running an ingestion, or two pollers storing the same job, write the same row, so each job counts once.
+"""
+
+from __future__ import annotations
+
+from azure.data.tables import UpdateMode
+
+from snapshot.store.tables import Tables, storage_errors
+
+
+class QuotaLedger:
+    def __init__(self, tables: Tables, name: str) -> None:
+        self._tables = tables
+        self._name = name
+
+    async def record(self, month: str, job_id: str, resources: int) -> None:
+        table = await self._tables.get(self._name)
+        with storage_errors():
+            await table.upsert_entity(
+                {"PartitionKey": month, "RowKey": job_id, "Resources": resources}, mode=UpdateMode.REPLACE
+            )
+
+    async def used(self, month: str) -> int:
+        table = await self._tables.get(self._name)
+        total = 0
+        with storage_errors():
+            rows = table.query_entities("PartitionKey eq @month", parameters={"month": month}, select=["Resources"])
+            async for row in rows:
+                total += int(row.get("Resources", 0))
+        return total

@@ -1,0 +1,153 @@
+"""Table Storage plumbing shared by the tables: one client per table, created once; errors; paging tokens.
+
+Every Table call goes through `storage_errors()`, which turns transport failures and 5xx into a retryable
+StorageUnavailable and leaves Table Storage's typed answers (exists, not found, modified) to the caller.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from azure.core.exceptions import (
+    AzureError,
+    HttpResponseError,
+    ResourceExistsError,
+    ResourceModifiedError,
+    ResourceNotFoundError,
+)
+from azure.data.tables import TableTransactionError
+from azure.data.tables.aio import TableClient, TableServiceClient
+from azure.identity.aio import ManagedIdentityCredential
+
+from snapshot import errors
+from snapshot.settings import Settings, table_connection
+
+STORAGE_RETRY_AFTER_SECONDS = 5
+FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+
+
+class ConcurrencyConflict(Exception):
+    """Someone else changed the row since it was read (ETag mismatch) or created it first."""
+
+
+@contextlib.contextmanager
+def storage_errors() -> Iterator[None]:
+    """Map transport failures and 5xx to StorageUnavailable; leave the typed Table errors alone."""
+    try:
+        yield
+    except (ResourceExistsError, ResourceNotFoundError, ResourceModifiedError, TableTransactionError):
+        raise
+    except HttpResponseError as exc:
+        if exc.status_code is not None and exc.status_code < 500 and exc.status_code != 408:
+            raise
+        raise _unavailable(exc) from None
+    except (AzureError, OSError) as exc:
+        raise _unavailable(exc) from None
+
+
+def _unavailable(exc: Exception) -> errors.StorageUnavailable:
+    return errors.StorageUnavailable(
+        f"Table Storage did not answer ({type(exc).__name__})", retry_after=STORAGE_RETRY_AFTER_SECONDS
+    )
+
+
+def is_table_key(value: str) -> bool:
+    """Table keys forbid / \\ # ? and control characters and hold at most 1 KiB: no job id has them."""
+    return 0 < len(value) <= 512 and not FORBIDDEN_KEY_CHARACTERS.search(value)
+
+
+def encode_token(token: Any) -> str | None:
+    if not token:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(token, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_token(token: str | None) -> Any:
+    """The Table continuation behind an opaque token; ValueError if it is not one of ours."""
+    if not token:
+        return None
+    try:
+        value = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise ValueError("is not a continuation token this API issued") from None
+    if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+        raise ValueError("is not a continuation token this API issued")
+    return value
+
+
+@dataclass
+class Page:
+    items: list[dict[str, Any]]
+    continuation: str | None
+
+
+async def read_page(
+    table: TableClient, query: str, parameters: Mapping[str, Any], top: int, continuation: str | None
+) -> Page:
+    """One page of a filtered query (values bound through `parameters`) and the opaque token of the next."""
+    token = decode_token(continuation)
+    with storage_errors():
+        pages = table.query_entities(query, parameters=dict(parameters), results_per_page=top).by_page(
+            continuation_token=token
+        )
+        try:
+            items = [entity async for entity in await pages.__anext__()]
+        except StopAsyncIteration:
+            items = []
+    return Page([dict(item) for item in items], encode_token(getattr(pages, "continuation_token", None)))
+
+
+class Tables:
+    """The storage account's table service and one TableClient per table, each table created on first use.
+
+    `client_options` go to the azure-core pipeline (the bench passes a `raw_request_hook` to count requests).
+    """
+
+    def __init__(self, settings: Settings, **client_options: Any) -> None:
+        connection = table_connection(settings)
+        self._credential: ManagedIdentityCredential | None = None
+        if connection.connection_string:
+            self.service = TableServiceClient.from_connection_string(connection.connection_string, **client_options)
+        else:
+            assert connection.endpoint is not None
+            self._credential = ManagedIdentityCredential(client_id=connection.client_id or settings.azure_client_id)
+            self.service = TableServiceClient(
+                endpoint=connection.endpoint, credential=self._credential, **client_options
+            )
+        self._clients: dict[str, TableClient] = {}
+        self._lock = asyncio.Lock()
+
+    async def close(self) -> None:
+        await self.service.close()
+        if self._credential is not None:
+            await self._credential.close()
+
+    async def get(self, name: str) -> TableClient:
+        client = self._clients.get(name)
+        if client is not None:
+            return client
+        async with self._lock:
+            if name not in self._clients:
+                with storage_errors(), contextlib.suppress(ResourceExistsError):
+                    await self.service.create_table(name)
+                self._clients[name] = self.service.get_table_client(name)
+        return self._clients[name]
+
+    async def ping(self) -> None:
+        """One cheap request, no retries, short timeout: is Table Storage reachable?"""
+        try:
+            pages = self.service.list_tables(results_per_page=1, retry_total=0, connection_timeout=3).by_page()
+            async for _ in await pages.__anext__():
+                break
+        except StopAsyncIteration:
+            return
+        except Exception as exc:
+            raise errors.StorageUnavailable(f"Table Storage is not reachable ({type(exc).__name__})") from None

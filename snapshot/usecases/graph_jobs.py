@@ -1,0 +1,41 @@
+"""Records of Graph jobs: a job record made from what Graph reports, and forgetting a job in Graph."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from snapshot.models import ContentState, JobRecord, JobStatus
+from snapshot.store import Store
+
+if TYPE_CHECKING:
+    from snapshot.graph import GraphJob, UtcmClient
+
+log = logging.getLogger(__name__)
+
+
+def record_from_graph(job: GraphJob, source: str, idempotency_key: str | None = None) -> JobRecord:
+    status = JobStatus.parse(job.status)
+    return JobRecord(
+        id=job.id,
+        display_name=job.display_name,
+        description=job.description,
+        resources=job.resources,
+        status=status,
+        created=job.created or datetime.now(UTC),
+        completed=job.completed,
+        tenant_id=job.tenant_id,
+        error_details=job.error_details,
+        resource_location=job.resource_location,
+        content_state=ContentState.UNAVAILABLE if status == JobStatus.FAILED else ContentState.PENDING,
+        source=source,
+        idempotency_key=idempotency_key,
+    )
+
+
+async def forget_in_graph(store: Store, client: UtcmClient, record: JobRecord, why: str) -> JobRecord:
+    """Delete the Graph job (its content is safe here) and mark the record graphDeleted."""
+    await client.delete_job(record.id)
+    log.info("deleted job %s (%s) from Graph %s", record.id, record.display_name, why)
+    return await store.jobs.apply(record, {"graph_deleted": True})

@@ -1,0 +1,84 @@
+"""Store finished content: download each job's content once it finished and write its resources and ledger row."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from snapshot import content, errors
+from snapshot.models import ContentState, JobRecord
+from snapshot.store import Store
+from snapshot.store.tables import ConcurrencyConflict
+from snapshot.usecases.quota import month_of
+from snapshot.usecases.tick_report import TickReport
+
+if TYPE_CHECKING:
+    from snapshot.graph import UtcmClient
+
+log = logging.getLogger(__name__)
+
+
+async def store_contents(client: UtcmClient, store: Store, records: list[JobRecord], report: TickReport) -> None:
+    """Download and store each finished job's content; `records` is updated in place."""
+    for index, record in enumerate(records):
+        if report.throttled:
+            return
+        if not record.awaiting_content or not record.resource_location:
+            continue
+        try:
+            stored = await ingest(client, store, record)
+        except errors.GraphThrottled as exc:
+            report.throttled = True
+            log.warning("downloads paused until the next tick: %s", exc.detail)
+            return
+        except errors.ContentRefused as exc:
+            change = {"content_state": ContentState.ERROR, "content_error": exc.detail}
+            await _save_quietly(store, record, change)
+            report.failures += 1
+            continue
+        except errors.ServiceError as exc:
+            report.failures += 1
+            log.warning("content of job %s not stored this tick: %s", record.id, exc.detail)
+            continue
+        records[index] = stored
+        report.downloaded += 1
+        report.resources_stored += stored.resource_count or 0
+
+
+async def _save_quietly(store: Store, record: JobRecord, change: dict[str, Any]) -> None:
+    try:
+        await store.jobs.update(record.model_copy(update=change))
+    except ConcurrencyConflict:
+        log.info("job %s changed under this tick; left for the next one", record.id)
+
+
+async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobRecord:
+    """Download the job's content and store every resource; rerunning it writes exactly the same rows."""
+    assert record.resource_location is not None
+    async with client.download(record.resource_location) as stream:
+        metadata = content.read_metadata(stream)
+        stream.seek(0)
+        entities = content.resource_entities(record.id, content.iter_resources(stream))
+        await store.resources.write(entities)
+    # The ledger row comes first: a crash before the job is marked stored leaves a row the rerun rewrites.
+    await store.ledger.record(
+        month_of(record.completed or record.created or datetime.now(UTC)), record.id, entities.count
+    )
+    stored = {
+        "content_state": ContentState.STORED,
+        "content_error": None,
+        "content_metadata": metadata,
+        "resource_count": entities.count,
+        "resource_type_counts": dict(sorted(entities.type_counts.items())),
+        "stored": datetime.now(UTC),
+    }
+    try:
+        return await store.jobs.update(record.model_copy(update=stored))
+    except ConcurrencyConflict:
+        current = await store.jobs.get(record.id)
+        if current is None:
+            raise errors.StorageUnavailable(f"job {record.id} vanished while its content was stored") from None
+        if current.content_state == ContentState.STORED:
+            return current  # another poller stored the same rows first
+        return await store.jobs.apply(current, stored)

@@ -1,0 +1,163 @@
+"""The poller's use case: reconcile every job Graph shows with the jobs table, then store, prune and call back.
+
+One tick makes one Graph list call (plus its pages), a GET only for a tracked job that vanished from the
+list (to tell "deleted or expired" from a glitch), and one download per job that finished. A failure on
+one job never stops the tick for the others; throttling ends the tick's Graph work until the next tick.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import asdict
+from typing import TYPE_CHECKING
+
+from snapshot import clients, errors
+from snapshot.models import ContentState, JobRecord, JobStatus
+from snapshot.settings import get_settings
+from snapshot.store import Store
+from snapshot.store.tables import ConcurrencyConflict
+from snapshot.usecases import ingest, notify, room
+from snapshot.usecases.graph_jobs import forget_in_graph, record_from_graph
+from snapshot.usecases.tick_report import TickReport
+
+if TYPE_CHECKING:
+    from snapshot.graph import GraphJob, UtcmClient
+
+log = logging.getLogger(__name__)
+
+
+def _changed(record: JobRecord, job: GraphJob) -> bool:
+    return (
+        record.status != JobStatus.parse(job.status)
+        or record.completed != job.completed
+        or record.resource_location != job.resource_location
+        or record.error_details != job.error_details
+        or (not record.resources and bool(job.resources))
+    )
+
+
+def _apply(record: JobRecord, job: GraphJob) -> JobRecord:
+    status = JobStatus.parse(job.status)
+    update: dict[str, object] = {
+        "status": status,
+        "completed": job.completed,
+        "resource_location": job.resource_location,
+        "error_details": job.error_details,
+        "resources": record.resources or job.resources,
+        "tenant_id": record.tenant_id or job.tenant_id,
+    }
+    if status == JobStatus.FAILED and record.content_state == ContentState.PENDING:
+        update["content_state"] = ContentState.UNAVAILABLE
+    return record.model_copy(update=update)
+
+
+async def _save(store: Store, record: JobRecord, change: JobRecord) -> JobRecord:
+    """Guarded update; on a lost race re-read and let the next tick decide (never overwrite blindly)."""
+    try:
+        return await store.jobs.update(change)
+    except ConcurrencyConflict:
+        log.info("job %s changed under this tick; left for the next one", record.id)
+        return await store.jobs.get(record.id) or record
+
+
+async def poll() -> TickReport:
+    started = time.monotonic()
+    report = TickReport()
+    client = clients.graph()
+    store = clients.store()
+    calls_before = client.calls
+    try:
+        records = await _reconcile(client, store, report)
+        await ingest.store_contents(client, store, records, report)
+        if get_settings().prune_stored_jobs:
+            await _prune_retained(client, store, records, report)
+        await notify.deliver_callbacks(store, records, report)
+    finally:
+        report.graph_calls = client.calls - calls_before
+        report.duration_ms = int((time.monotonic() - started) * 1000)
+        log.info("poll tick %s", json.dumps(asdict(report)))
+    return report
+
+
+async def _reconcile(client: UtcmClient, store: Store, report: TickReport) -> list[JobRecord]:
+    try:
+        graph_jobs = await client.list_jobs()
+    except (errors.GraphThrottled, errors.GraphUnavailable) as exc:
+        report.throttled = True
+        log.warning("job list failed, tick ends: %s (retry after %ss)", exc.detail, exc.retry_after)
+        return []
+    report.seen = len(graph_jobs)
+    records = {record.id: record for record in await store.jobs.all()}
+    result: list[JobRecord] = []
+    for job in graph_jobs:
+        record = records.pop(job.id, None)
+        try:
+            result.append(await _follow(store, record, job, report))
+        except errors.ServiceError as exc:
+            report.failures += 1
+            log.warning("job %s not reconciled: %s", job.id, exc.detail)
+    for record in records.values():
+        if report.throttled:
+            break
+        try:
+            result.append(await _vanished(client, store, record, report))
+        except errors.GraphThrottled:
+            report.throttled = True
+        except errors.ServiceError as exc:
+            report.failures += 1
+            log.warning("job %s not reconciled: %s", record.id, exc.detail)
+    return result
+
+
+async def _follow(store: Store, record: JobRecord | None, job: GraphJob, report: TickReport) -> JobRecord:
+    if record is None:
+        try:
+            record = await store.jobs.insert(record_from_graph(job, "adopted"))
+            report.adopted += 1
+            log.info("adopted job %s (%r)", job.id, job.display_name)
+        except ConcurrencyConflict:  # recorded by a start or another poller meanwhile
+            record = await store.jobs.get(job.id)
+            if record is None:
+                raise errors.StorageUnavailable(f"job {job.id} vanished from the table") from None
+        return record
+    if not _changed(record, job):
+        return record
+    report.changed += 1
+    return await _save(store, record, _apply(record, job))
+
+
+async def _vanished(client: UtcmClient, store: Store, record: JobRecord, report: TickReport) -> JobRecord:
+    """A tracked job the list did not show: confirm with a GET, then mark it (once)."""
+    if record.graph_deleted or record.status == JobStatus.EXPIRED:
+        return record
+    try:
+        job = await client.get_job(record.id)
+    except errors.GraphNotFound:
+        job = None
+    if job is not None:  # listed late: treat as seen
+        return await _follow(store, record, job, report)
+    if record.content_state == ContentState.STORED or record.status == JobStatus.FAILED:
+        return await _save(store, record, record.model_copy(update={"graph_deleted": True}))
+    report.expired += 1
+    log.info("job %s is gone from Graph before its content was stored: expired", record.id)
+    change = record.model_copy(
+        update={"status": JobStatus.EXPIRED, "content_state": ContentState.UNAVAILABLE, "graph_deleted": True}
+    )
+    return await _save(store, record, change)
+
+
+async def _prune_retained(client: UtcmClient, store: Store, records: list[JobRecord], report: TickReport) -> None:
+    """Graph deletes content after 7 days anyway: free the slots of stored jobs older than that."""
+    for record in room.past_retention(records):
+        if report.throttled:
+            return
+        try:
+            await forget_in_graph(store, client, record, "after its 7-day retention")
+            report.pruned += 1
+        except errors.GraphThrottled:
+            report.throttled = True
+        except errors.ServiceError as exc:
+            report.failures += 1
+            log.warning("job %s not pruned: %s", record.id, exc.detail)

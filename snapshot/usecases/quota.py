@@ -1,0 +1,54 @@
+"""Graph's monthly extraction quota (resources per tenant per calendar month, UTC), counted from the ledger.
+
+Graph offers no way to read the remaining quota (docs/graph-utcm.md), so the app counts what it stored: a
+ledger row per (month, job), written before the job is marked stored.
+"""
+
+from __future__ import annotations
+
+import math
+from datetime import UTC, datetime
+
+from snapshot import clients, errors
+from snapshot.settings import get_settings
+from snapshot.store import Store
+from snapshot.views import QuotaStatus
+
+
+def month_of(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m")
+
+
+def next_month_start(moment: datetime) -> datetime:
+    moment = moment.astimezone(UTC)
+    year, month = (moment.year + 1, 1) if moment.month == 12 else (moment.year, moment.month + 1)
+    return datetime(year, month, 1, tzinfo=UTC)
+
+
+async def status(store: Store, now: datetime | None = None) -> QuotaStatus:
+    now = now or datetime.now(UTC)
+    used = await store.ledger.used(month_of(now))
+    limit = store.settings.monthly_resource_quota
+    return QuotaStatus(
+        month=month_of(now), used=used, limit=limit, remaining=max(0, limit - used), resetsAt=next_month_start(now)
+    )
+
+
+async def quota_status() -> QuotaStatus:
+    return await status(clients.store(get_settings()))
+
+
+async def ensure_available(store: Store, now: datetime | None = None) -> None:
+    """429 with Retry-After until the month resets when this month's quota is used up (0 = no limit)."""
+    if store.settings.monthly_resource_quota == 0:
+        return
+    now = now or datetime.now(UTC)
+    current = await status(store, now)
+    if current.remaining > 0:
+        return
+    wait = math.ceil((current.resetsAt - now).total_seconds())
+    raise errors.QuotaExhausted(
+        f"this month's quota of {current.limit} extracted resources is used up ({current.used} stored in "
+        f"{current.month}); it resets at {current.resetsAt.isoformat().replace('+00:00', 'Z')}",
+        retry_after=max(1, wait),
+    )

@@ -1,0 +1,145 @@
+"""Start a snapshot: one Graph job per request (per Idempotency-Key), recorded before the caller hears 202."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from snapshot import clients, errors
+from snapshot.models import CallbackState, JobRecord, StartSnapshotRequest
+from snapshot.settings import get_settings
+from snapshot.store import Store
+from snapshot.store.idempotency import IdempotencyClaim
+from snapshot.store.tables import ConcurrencyConflict
+from snapshot.usecases import idempotency, quota, room
+from snapshot.usecases.graph_jobs import record_from_graph
+
+if TYPE_CHECKING:
+    from snapshot.graph import GraphJob, UtcmClient
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class StartResult:
+    record: JobRecord
+    created: bool  # False when an earlier request with the same Idempotency-Key created it
+
+
+async def start_snapshot(
+    request: StartSnapshotRequest, idempotency_key: str | None = None, jobs_url: str | None = None
+) -> StartResult:
+    """Create one Graph snapshot job for this request, exactly once per Idempotency-Key."""
+    store = clients.store()
+    claim: IdempotencyClaim | None = None
+    if idempotency_key:
+        claim = await idempotency.claim(store, idempotency_key, request.fingerprint())
+        if claim.job_id:
+            return StartResult(await idempotency.job_of_claim(store, claim), created=False)
+    try:
+        await quota.ensure_available(store)
+    except errors.QuotaExhausted:
+        if claim is not None:
+            await store.keys.release(claim)
+        raise
+    job = await _create_in_graph(store, request, claim)
+    record = record_from_graph(job, "api", idempotency_key)
+    if jobs_url:
+        record.job_url = f"{jobs_url}/{quote(job.id, safe='')}"
+    if request.callbackUrl:
+        record.callback = CallbackState.create(request.callbackUrl)
+    record = await _record(store, record)
+    if claim is not None:
+        await store.keys.complete(claim, job.id)
+    return StartResult(record, created=True)
+
+
+async def _record(store: Store, record: JobRecord) -> JobRecord:
+    try:
+        return await store.jobs.insert(record)
+    except ConcurrencyConflict:  # the poller adopted it between Graph's answer and this write
+        adopted = await store.jobs.get(record.id)
+        if adopted is None:
+            raise errors.StorageUnavailable(f"job {record.id} vanished from the table") from None
+        mine = {
+            "source": "api",
+            "idempotency_key": record.idempotency_key,
+            "job_url": record.job_url,
+            "callback": record.callback,
+        }
+        return await store.jobs.update(adopted.model_copy(update=mine))
+    except errors.StorageUnavailable:
+        raise errors.StorageUnavailable(
+            f"snapshot job {record.id} was created in Microsoft Graph but could not be recorded; "
+            f"it will appear at GET /api/snapshots/{record.id} after the next poll",
+            retry_after=get_settings().retry_after_seconds,
+        ) from None
+
+
+async def _create_in_graph(store: Store, request: StartSnapshotRequest, claim: IdempotencyClaim | None) -> GraphJob:
+    client = clients.graph()
+    if claim is not None and claim.taken_over:  # an earlier request died holding this key: it may have created the job
+        existing = await find_by_name(client, request.displayName)
+        if existing is not None:
+            return existing
+    try:
+        return await room.create_making_room(store, client, request)
+    except errors.GraphUnavailable as exc:
+        return await _after_ambiguous_failure(store, client, request, claim, exc)
+    except errors.GraphNameConflict:
+        await _release(store, claim)
+        existing = await find_by_name(client, request.displayName)
+        raise errors.Conflict(
+            f"a snapshot job named {request.displayName!r} already exists in Microsoft Graph"
+            + (f" (id {existing.id})" if existing else "")
+            + "; display names must be unique among visible jobs",
+            existing_job_id=existing.id if existing else None,
+        ) from None
+    except errors.GraphJobLimit:
+        await _release(store, claim)
+        raise errors.Conflict(
+            "Microsoft Graph already holds 12 snapshot jobs, its maximum. Free a slot with "
+            "DELETE /api/snapshots/{id}?keepContent=true on a job whose content is stored (the content "
+            "stays in this app), then start again"
+        ) from None
+    except errors.ServiceError:
+        await _release(store, claim)
+        raise
+
+
+async def _release(store: Store, claim: IdempotencyClaim | None) -> None:
+    if claim is not None:
+        await store.keys.release(claim)
+
+
+async def _after_ambiguous_failure(
+    store: Store,
+    client: UtcmClient,
+    request: StartSnapshotRequest,
+    claim: IdempotencyClaim | None,
+    failure: errors.GraphUnavailable,
+) -> GraphJob:
+    """The create may or may not have happened: look for the job by name before answering."""
+    try:
+        existing = await find_by_name(client, request.displayName)
+    except errors.ServiceError:
+        # Cannot tell. The key stays pending; a retry after it goes stale looks the job up again.
+        raise errors.Unavailable(
+            "Microsoft Graph did not confirm the snapshot; retry with the same Idempotency-Key",
+            retry_after=failure.retry_after,
+        ) from None
+    if existing is not None:
+        log.warning("adopted job %s after an ambiguous create failure", existing.id)
+        return existing
+    await _release(store, claim)
+    raise errors.Unavailable(
+        "Microsoft Graph is unavailable and did not create the snapshot; retry later",
+        retry_after=failure.retry_after,
+    ) from None
+
+
+async def find_by_name(client: UtcmClient, display_name: str) -> GraphJob | None:
+    jobs = await client.list_jobs(display_name=display_name)
+    return next((job for job in jobs if job.display_name == display_name), None)

@@ -1,0 +1,265 @@
+"""Faults injected through the emulator and Azurite, and concurrent ticks, in-process.
+
+After every fault the tables are compared with the emulator's truth: every Graph job once in the jobs table
+(record row and listing row), every served resource stored once, each job counted once in the quota.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import azure.functions as func
+import pytest
+
+from devtools import services
+from devtools.emulator import EmulatorControl
+from snapshot import clients, http_api
+from snapshot import settings as settings_module
+from snapshot.models import ContentState, StartSnapshotRequest
+from snapshot.store import Store
+from snapshot.store.resources import ResourceTable
+from snapshot.usecases import idempotency, ingest, poll, quota, reads
+from snapshot.usecases.start import start_snapshot
+from snapshot.usecases.tick_report import TickReport
+from tests.support import LOG_DIR, stored_resources
+
+USER = "microsoft.entra.user"
+
+
+TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
+
+
+async def start(name: str, resources: list[str] | None = None) -> str:
+    request = StartSnapshotRequest(displayName=name, resources=resources or [USER])
+    return (await start_snapshot(request)).record.id
+
+
+def served_content(emulator: EmulatorControl, job_id: str) -> dict[str, Any]:
+    job = next(j for j in emulator.jobs() if j["id"] == job_id)
+    return emulator.snapshot_content(job["resourceLocation"].split("('")[1].split("')")[0])
+
+
+def canonical(resources: list[dict[str, Any]]) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True) for r in resources)
+
+
+async def all_rows(store: Store, table_name: str) -> list[dict[str, Any]]:
+    table = await store.tables.get(table_name)
+    return [dict(e) async for e in table.list_entities()]
+
+
+async def assert_tables_match_graph(emulator: EmulatorControl, require_stored: bool = True) -> int:
+    """Every emulator job exactly once (record + one listing row); stored jobs hold exactly the served content.
+
+    Returns the number of resources stored for the emulator's jobs.
+    """
+    store = clients.store()
+    graph_jobs = {j["id"]: j for j in emulator.jobs()}
+    rows = await all_rows(store, store.settings.jobs_table)
+    records = [r for r in rows if not r["RowKey"].startswith("~")]
+    listings = Counter(r["JobId"] for r in rows if r["RowKey"].startswith("~"))
+    assert sorted(r["RowKey"] for r in records) == sorted(graph_jobs), "jobs table and Graph disagree"
+    assert listings == Counter(list(graph_jobs)), f"listing rows are not one per job: {listings}"
+    partitions = Counter(r["PartitionKey"] for r in await all_rows(store, store.settings.resources_table))
+    assert set(partitions) <= set(graph_jobs), "resource rows of a job Graph never had"
+    total = 0
+    for job_id, job in graph_jobs.items():
+        record = await reads.get_job(job_id)
+        if job["status"] not in ("succeeded", "partiallySuccessful"):
+            assert partitions.get(job_id, 0) == 0
+            continue
+        if record.content_state != ContentState.STORED:
+            assert not require_stored, f"job {job_id} not stored"
+            continue
+        served = served_content(emulator, job_id)["resources"]
+        stored = await stored_resources(store, job_id)
+        assert len(stored) == len(served) == record.resource_count
+        assert canonical(stored) == canonical(served)
+        total += len(served)
+    return total
+
+
+async def tick_until_stored(max_ticks: int = 6) -> list[TickReport]:
+    reports = []
+    for _ in range(max_ticks):
+        reports.append(await poll.poll())
+        records = await clients.store().jobs.all()
+        if not any(r.awaiting_content for r in records):
+            return reports
+    raise AssertionError(f"content still pending after {max_ticks} ticks: {reports}")
+
+
+def request(
+    method: str,
+    route: str,
+    route_params: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> func.HttpRequest:
+    """The func.HttpRequest the host builds: the URL as sent (percent-encoded), route params decoded."""
+    path = route.format(**{k: quote(v, safe="") for k, v in (route_params or {}).items()})
+    return func.HttpRequest(
+        method,
+        f"http://127.0.0.1:7071/api/{path}",
+        headers=headers or {},
+        params=params or {},
+        route_params=route_params or {},
+        body=body,
+    )
+
+
+async def test_a_429_storm_during_a_tick_loses_nothing_and_a_later_tick_completes(
+    app_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={USER: 250})
+    for n in range(3):
+        await start(f"Storm job {n:02d}")
+    emulator.create_job(displayName="Storm adopted job", resources=TYPES)
+    # The list is throttled twice (the SDK's retry handler waits Retry-After and gets through), then the
+    # downloads are throttled longer than the retry handler waits: the tick must stop, not lose anything.
+    emulator.add_fault(method="GET", path="configurationSnapshotJobs", status=429, retryAfter=1, times=2)
+    emulator.add_fault(method="GET", path="configurationSnapshots(", status=429, retryAfter=1, times=6)
+    first = await poll.poll()
+    assert first.throttled and first.seen == 4 and first.adopted == 1
+    await assert_tables_match_graph(emulator, require_stored=False)
+
+    reports = await tick_until_stored()
+    assert reports[-1].throttled is False
+    total = await assert_tables_match_graph(emulator)
+    assert total == 3 * 250 + 6
+    assert (await quota.quota_status()).used == total
+    faulted = [r for r in emulator.requests() if r["fault"] == "respond"]
+    assert len(faulted) == 8  # every injected 429 was met: the storm really happened
+
+
+async def test_a_throttled_list_ends_the_tick_and_changes_nothing(
+    app_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
+    await start("Listed late job")
+    emulator.add_fault(method="GET", path="configurationSnapshotJobs", status=429, retryAfter=1, times=4)
+    store = clients.store()
+    before = await all_rows(store, store.settings.jobs_table)
+    report = await poll.poll()
+    assert report.throttled and report.downloaded == 0
+    after = await all_rows(store, store.settings.jobs_table)
+    assert [r["RowKey"] for r in after] == [r["RowKey"] for r in before]
+    await tick_until_stored()
+    await assert_tables_match_graph(emulator)
+
+
+@pytest.fixture
+def own_azurite(app_env: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[services.Service]:
+    """An Azurite of this test's own, persisting to disk so that a restart keeps the data."""
+    port = services.free_port()
+    location = tmp_path / "azurite"
+    location.mkdir()
+    service_ = services.azurite(port, location=location, log_path=LOG_DIR / "azurite-restart.log").start()
+    monkeypatch.setenv("AzureWebJobsStorage", services.azurite_connection_string(port))
+    settings_module.get_settings.cache_clear()
+    yield service_
+    service_.stop()
+    settings_module.get_settings.cache_clear()
+
+
+def graceful_stop(azurite: services.Service) -> None:
+    """SIGINT: Azurite's own shutdown, which saves its database (SIGTERM would lose the last 5 s of writes)."""
+    assert azurite.process is not None
+    os.kill(azurite.process.pid, signal.SIGINT)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        azurite.process.wait(30)
+    azurite.stop()
+
+
+async def test_azurite_restarted_half_way_through_an_ingestion(
+    own_azurite: services.Service, emulator: EmulatorControl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={USER: 3000})
+    job_id = await start("Restarted storage job")
+    store = clients.store()
+    submitted = {"n": 0}
+    submit = ResourceTable._submit
+
+    async def counted(self: ResourceTable, table: Any, batch: list[Any]) -> int:
+        submitted["n"] += 1  # observed only: every transaction still goes to the real Azurite
+        return await submit(self, table, batch)
+
+    monkeypatch.setattr(ResourceTable, "_submit", counted)
+    tick = asyncio.create_task(poll.poll())
+    # 30 transactions of 100 resources: cut after ~6 of them
+    deadline = time.monotonic() + 60
+    while submitted["n"] < 6 and not tick.done() and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.005)
+    assert not tick.done(), "the ingestion ended before Azurite could be stopped"
+    await asyncio.to_thread(graceful_stop, own_azurite)
+    await asyncio.to_thread(own_azurite.start)
+    first = await asyncio.wait_for(tick, 120)
+    record = await reads.get_job(job_id)
+    assert first.downloaded + first.failures == 1
+    half = len(await all_rows(store, store.settings.resources_table))
+    if first.failures:
+        assert 0 < half < 3000, half  # really cut half-way
+    assert record.content_state in (ContentState.PENDING, ContentState.STORED)
+
+    await tick_until_stored()
+    await assert_tables_match_graph(emulator)
+    rows = await all_rows(store, store.settings.resources_table)
+    assert len(rows) == 3000 and len({(r["PartitionKey"], r["RowKey"]) for r in rows}) == 3000
+    again = await ingest.ingest(clients.graph(), store, await reads.get_job(job_id))
+    assert again.resource_count == 3000
+    assert len(await all_rows(store, store.settings.resources_table)) == 3000
+    assert (await quota.quota_status()).used == 3000
+
+
+async def test_a_lost_create_that_graph_cannot_confirm_is_settled_by_the_retry(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(idempotency, "IDEMPOTENCY_STALE_SECONDS", 1.0)
+    monkeypatch.setattr(idempotency, "IDEMPOTENCY_WAIT_SECONDS", 0.5)
+    emulator.add_fault(method="POST", path="createSnapshot", action="drop")
+    # the lookup by name after the lost answer fails too (more 503s than the SDK retries): nobody knows
+    emulator.add_fault(method="GET", path="configurationSnapshotJobs", status=503, retryAfter=0, times=4)
+    body = json.dumps({"displayName": "Unconfirmed create", "resources": TYPES}).encode()
+    headers = {"Content-Type": "application/json", "Idempotency-Key": "unconfirmed-1"}
+    answers = []
+    for _attempt in range(5):  # Logic Apps: retry a 5xx after Retry-After, same key
+        response = await http_api.start_snapshot(request("POST", "snapshots", body=body, headers=headers))
+        answers.append(response.status_code)
+        if response.status_code < 500:
+            break
+        await asyncio.sleep(1.1)
+    assert answers[0] == 503 and answers[-1] == 202, answers
+    jobs = emulator.jobs()
+    assert len(jobs) == 1 and emulator.counts()["create"] == 1
+    assert json.loads(response.get_body())["id"] == jobs[0]["id"]
+    again = await http_api.start_snapshot(request("POST", "snapshots", body=body, headers=headers))
+    assert again.status_code == 202 and json.loads(again.get_body())["id"] == jobs[0]["id"]
+    await tick_until_stored()
+    await assert_tables_match_graph(emulator)
+
+
+async def test_two_ticks_at_once_in_process(app_env: dict[str, str], emulator: EmulatorControl) -> None:
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={USER: 300})
+    for n in range(2):
+        await start(f"Concurrent tick {n:02d}")
+    for n in range(2):
+        emulator.create_job(displayName=f"Adopted twice {n:02d}", resources=[USER])
+    reports = await asyncio.gather(poll.poll(), poll.poll())
+    assert sum(r.adopted for r in reports) == 2, reports
+    assert all(r.failures == 0 for r in reports), reports
+    await tick_until_stored()
+    total = await assert_tables_match_graph(emulator)
+    assert total == 4 * 300
+    assert (await quota.quota_status()).used == total

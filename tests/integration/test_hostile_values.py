@@ -1,0 +1,324 @@
+"""Hostile values (quotes, #, /, control characters, OData injection, 10k strings) through the HTTP triggers in-process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from collections import Counter
+from collections.abc import AsyncIterator
+from typing import Any
+from urllib.parse import quote
+
+import azure.functions as func
+import pytest
+
+from devtools.emulator import EmulatorControl
+from snapshot import clients, http_api
+from snapshot.models import ContentState, StartSnapshotRequest
+from snapshot.store import Store
+from snapshot.store.tables import encode_token
+from snapshot.usecases import poll, reads
+from snapshot.usecases.start import start_snapshot
+from snapshot.usecases.tick_report import TickReport
+from tests.support import stored_resources
+
+USER = "microsoft.entra.user"
+
+
+TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
+
+
+CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+INJECTION = "x' or PartitionKey ne '"
+
+
+HOSTILE = [
+    "'",
+    '"',
+    "''",
+    "#",
+    "/",
+    "\\",
+    "?",
+    "%",
+    "%27",
+    "%2F",
+    "a/b",
+    "..",
+    "~",
+    "~part~x",
+    INJECTION,
+    "' or 1 eq 1 or '",
+    "\x00",
+    "\x01\x1b[31m",
+    "line\nbreak\r",
+    "\t",
+    "\x7f",
+    "é ü 東京 🙂",
+    "\u202e",
+    "\ufeff",
+    "<script>",
+    "$filter=true",
+    "null",
+    "-1",
+    "²",
+    "0x10",
+    " ",
+    "x" * 10_000,
+]
+
+
+async def start(name: str, resources: list[str] | None = None) -> str:
+    request = StartSnapshotRequest(displayName=name, resources=resources or [USER])
+    return (await start_snapshot(request)).record.id
+
+
+def served_content(emulator: EmulatorControl, job_id: str) -> dict[str, Any]:
+    job = next(j for j in emulator.jobs() if j["id"] == job_id)
+    return emulator.snapshot_content(job["resourceLocation"].split("('")[1].split("')")[0])
+
+
+def canonical(resources: list[dict[str, Any]]) -> list[str]:
+    return sorted(json.dumps(r, sort_keys=True) for r in resources)
+
+
+async def all_rows(store: Store, table_name: str) -> list[dict[str, Any]]:
+    table = await store.tables.get(table_name)
+    return [dict(e) async for e in table.list_entities()]
+
+
+async def assert_tables_match_graph(emulator: EmulatorControl, require_stored: bool = True) -> int:
+    """Every emulator job exactly once (record + one listing row); stored jobs hold exactly the served content.
+
+    Returns the number of resources stored for the emulator's jobs.
+    """
+    store = clients.store()
+    graph_jobs = {j["id"]: j for j in emulator.jobs()}
+    rows = await all_rows(store, store.settings.jobs_table)
+    records = [r for r in rows if not r["RowKey"].startswith("~")]
+    listings = Counter(r["JobId"] for r in rows if r["RowKey"].startswith("~"))
+    assert sorted(r["RowKey"] for r in records) == sorted(graph_jobs), "jobs table and Graph disagree"
+    assert listings == Counter(list(graph_jobs)), f"listing rows are not one per job: {listings}"
+    partitions = Counter(r["PartitionKey"] for r in await all_rows(store, store.settings.resources_table))
+    assert set(partitions) <= set(graph_jobs), "resource rows of a job Graph never had"
+    total = 0
+    for job_id, job in graph_jobs.items():
+        record = await reads.get_job(job_id)
+        if job["status"] not in ("succeeded", "partiallySuccessful"):
+            assert partitions.get(job_id, 0) == 0
+            continue
+        if record.content_state != ContentState.STORED:
+            assert not require_stored, f"job {job_id} not stored"
+            continue
+        served = served_content(emulator, job_id)["resources"]
+        stored = await stored_resources(store, job_id)
+        assert len(stored) == len(served) == record.resource_count
+        assert canonical(stored) == canonical(served)
+        total += len(served)
+    return total
+
+
+async def tick_until_stored(max_ticks: int = 6) -> list[TickReport]:
+    reports = []
+    for _ in range(max_ticks):
+        reports.append(await poll.poll())
+        records = await clients.store().jobs.all()
+        if not any(r.awaiting_content for r in records):
+            return reports
+    raise AssertionError(f"content still pending after {max_ticks} ticks: {reports}")
+
+
+def assert_function_problem(response: func.HttpResponse) -> dict[str, Any]:
+    body = response.get_body().decode()
+    assert response.status_code < 500, body[:300]
+    assert "Traceback" not in body
+    if response.status_code >= 400:
+        assert response.mimetype == "application/problem+json"
+        problem: dict[str, Any] = json.loads(body)
+        assert {"type", "title", "status", "detail"} <= set(problem)
+        return problem
+    result: dict[str, Any] = json.loads(body) if body else {}
+    return result
+
+
+def request(
+    method: str,
+    route: str,
+    route_params: dict[str, str] | None = None,
+    params: dict[str, str] | None = None,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+) -> func.HttpRequest:
+    """The func.HttpRequest the host builds: the URL as sent (percent-encoded), route params decoded."""
+    path = route.format(**{k: quote(v, safe="") for k, v in (route_params or {}).items()})
+    return func.HttpRequest(
+        method,
+        f"http://127.0.0.1:7071/api/{path}",
+        headers=headers or {},
+        params=params or {},
+        route_params=route_params or {},
+        body=body,
+    )
+
+
+QUERY_NAMES = ["status", "top", "continuationToken", "resourceType", "against", "keepContent", "code"]
+
+
+HOSTILE_NAMES = [h for h in HOSTILE if h.strip() and len(h) < 1000] + ["Policy 'A' / \"B\" # ? % \\ \x01 end"]
+
+
+@pytest.fixture
+async def two_stored_jobs(app_env: dict[str, str], emulator: EmulatorControl) -> AsyncIterator[tuple[str, str]]:
+    """Job A with hostile resource names, job B with one more resource only B has."""
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={USER: 2})
+    hostile = [{"resourceType": USER, "displayName": name, "properties": {"Note": name}} for name in HOSTILE_NAMES]
+    emulator.change_tenant(set=hostile)
+    a = await start("Hostile names A")
+    await tick_until_stored()
+    emulator.change_tenant(set=[{"resourceType": USER, "displayName": "Only in B", "properties": {"Secret": 1}}])
+    b = await start("Hostile names B")
+    await tick_until_stored()
+    yield a, b
+
+
+async def test_hostile_resource_names_are_stored_and_read_back_exactly(
+    two_stored_jobs: tuple[str, str], emulator: EmulatorControl
+) -> None:
+    a, _ = two_stored_jobs
+    await assert_tables_match_graph(emulator)
+    store = clients.store()
+    rows = await all_rows(store, store.settings.resources_table)
+    for row in rows:
+        assert not re.search(r"[/\\#?\x00-\x1f\x7f-\x9f]", row["RowKey"]), row["RowKey"]
+    names: list[str] = []
+    token = None
+    while True:
+        params = {"top": "7", **({"continuationToken": token} if token else {})}
+        page = assert_function_problem(
+            await http_api.list_snapshot_resources(request("GET", "snapshots/{id}/resources", {"id": a}, params))
+        )
+        names += [item["displayName"] for item in page["value"]]
+        token = page["continuationToken"]
+        if not token:
+            break
+    assert Counter(names) == Counter(r["displayName"] for r in served_content(emulator, a)["resources"])
+    assert set(HOSTILE_NAMES) <= set(names)
+
+
+@pytest.mark.parametrize(
+    "resource_type", [INJECTION, f"{USER}' or PartitionKey ne '", f"{USER}' or RowKey ne '", "' or ''='", USER.upper()]
+)
+async def test_odata_injection_in_resource_type_returns_no_other_rows(
+    two_stored_jobs: tuple[str, str], resource_type: str
+) -> None:
+    a, b = two_stored_jobs
+    page = assert_function_problem(
+        await http_api.list_snapshot_resources(
+            request("GET", "snapshots/{id}/resources", {"id": a}, {"resourceType": resource_type, "top": "1000"})
+        )
+    )
+    names = {item["displayName"] for item in page["value"]}
+    assert "Only in B" not in names
+    if resource_type != USER.upper():
+        assert names == set()
+    diff = await http_api.diff_snapshots(
+        request("GET", "snapshots/{id}/diff", {"id": b}, {"against": a, "resourceType": resource_type})
+    )
+    assert_function_problem(diff)
+
+
+async def test_odata_injection_in_status_against_and_tokens_is_refused(two_stored_jobs: tuple[str, str]) -> None:
+    a, b = two_stored_jobs
+    listed = await http_api.list_snapshots(request("GET", "snapshots", params={"status": INJECTION}))
+    assert listed.status_code == 400 and assert_function_problem(listed)["errors"][0]["field"] == "status"
+    for against in (INJECTION, f"{a}' or PartitionKey ne '", "~", "~0"):
+        response = await http_api.diff_snapshots(request("GET", "snapshots/{id}/diff", {"id": b}, {"against": against}))
+        assert response.status_code == 404, response.get_body()
+        assert_function_problem(response)
+    # a token of our own format that points into job B's partition still reads only job A's rows
+    for crafted in (
+        {"NextPartitionKey": b, "NextRowKey": ""},
+        {"PartitionKey": b, "RowKey": INJECTION},
+        {"NextPartitionKey": INJECTION, "NextRowKey": "\x01"},
+    ):
+        token = encode_token(crafted)
+        assert token is not None
+        response = await http_api.list_snapshot_resources(
+            request("GET", "snapshots/{id}/resources", {"id": a}, {"continuationToken": token, "top": "1000"})
+        )
+        page = assert_function_problem(response)
+        if response.status_code == 200:
+            assert "Only in B" not in {item["displayName"] for item in page["value"]}
+    for token in (INJECTION, "%", "\x00", "x" * 10_000, "W10", "bnVsbA"):  # "[]", "null"
+        response = await http_api.list_snapshots(request("GET", "snapshots", params={"continuationToken": token}))
+        assert response.status_code == 400 and assert_function_problem(response)["errors"][0]["field"] == (
+            "continuationToken"
+        )
+
+
+@pytest.mark.parametrize("top", ["0", "-1", "1e3", "1001", " 5", "5 ", "0x10", "x" * 10_000, INJECTION, "\x00", "٣"])
+async def test_hostile_top_values(app_env: dict[str, str], top: str) -> None:
+    response = await http_api.list_snapshots(request("GET", "snapshots", params={"top": top}))
+    assert_function_problem(response)
+    assert response.status_code in (200, 400)
+
+
+async def test_a_superscript_digit_in_top_is_a_400(app_env: dict[str, str]) -> None:
+    response = await http_api.list_snapshots(request("GET", "snapshots", params={"top": "²"}))
+    assert response.status_code == 400, response.get_body()
+
+
+PATH_IDS = ["'", "''", "%27", "~", "~00000000000000000_x", "..", ".", "\\", "#", "?", "%", "\x01", "é", "x" * 10_000]
+
+
+@pytest.mark.parametrize("job_id", PATH_IDS)
+@pytest.mark.parametrize("route", ["snapshots/{id}", "snapshots/{id}/resources", "snapshots/{id}/content"])
+async def test_hostile_path_ids_are_404_in_process(app_env: dict[str, str], route: str, job_id: str) -> None:
+    handler = {
+        "snapshots/{id}": http_api.get_snapshot,
+        "snapshots/{id}/resources": http_api.list_snapshot_resources,
+        "snapshots/{id}/content": http_api.get_snapshot_content,
+    }[route]
+    response = await handler(request("GET", route, {"id": job_id}))
+    assert response.status_code == 404, response.get_body()
+    assert_function_problem(response)
+
+
+async def test_logs_carry_no_raw_control_characters_from_input(
+    app_env: dict[str, str], emulator: EmulatorControl, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    evil = "evil\r\nFAKE LOG LINE\x1b[31m\x00\x07"
+    start_body = json.dumps({"displayName": "Logged job one", "resources": TYPES}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "Idempotency-Key": evil,
+        "x-ms-workflow-run-id": evil,
+        "x-ms-client-tracking-id": evil,
+        "x-ms-workflow-name": evil,
+    }
+    assert (
+        await http_api.start_snapshot(request("POST", "snapshots", body=start_body, headers=headers))
+    ).status_code == 202
+    bad_body = json.dumps({"displayName": evil, "resources": [evil], "description": evil, evil: evil}).encode()
+    await http_api.start_snapshot(request("POST", "snapshots", body=bad_body, headers=headers))
+    for handler, route in (
+        (http_api.get_snapshot, "snapshots/{id}"),
+        (http_api.list_snapshot_resources, "snapshots/{id}/resources"),
+        (http_api.get_snapshot_content, "snapshots/{id}/content"),
+        (http_api.delete_snapshot, "snapshots/{id}"),
+        (http_api.diff_snapshots, "snapshots/{id}/diff"),
+    ):
+        params = dict.fromkeys(QUERY_NAMES, evil)
+        response = await handler(request("GET", route, {"id": evil}, params, headers=headers))
+        assert_function_problem(response)
+    await http_api.list_snapshots(request("GET", "snapshots", params=dict.fromkeys(QUERY_NAMES, evil)))
+    await poll.poll()
+    assert caplog.records, "nothing was logged: the check would prove nothing"
+    for record in caplog.records:
+        message = record.getMessage()
+        assert not CONTROL_CHARS.search(message), f"{record.name}: {message!r}"
+        assert "FAKE LOG LINE" not in message or "\\r\\n" in message or "\\\\r" in message, message

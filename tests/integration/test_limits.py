@@ -1,0 +1,156 @@
+"""Beyond Graph's limits: room under the 12-job cap, the 7-day retention, and the monthly quota.
+
+In-process against Azurite and the emulator (real msgraph-sdk, real managed-identity credential).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+
+import azure.functions as func
+import pytest
+
+from devtools.emulator import EmulatorControl
+from snapshot import http_api
+from snapshot.models import ContentState, StartSnapshotRequest
+from snapshot.settings import get_settings
+from snapshot.usecases import poll, quota, reads
+from snapshot.usecases.start import start_snapshot
+
+TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
+
+
+async def start(name: str) -> str:
+    return (await start_snapshot(StartSnapshotRequest(displayName=name, resources=TYPES))).record.id
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+async def fill_graph(emulator: EmulatorControl, stored: int, unstored_oldest: int = 0) -> list[str]:
+    """12 jobs in Graph, oldest first: `unstored_oldest` still running, then `stored` stored ones."""
+    base = datetime.now(UTC) - timedelta(days=2)
+    ids = []
+    for n in range(unstored_oldest + stored):
+        status = "running" if n < unstored_oldest else "succeeded"
+        job = emulator.create_job(
+            displayName=f"Cap filler {n:02d}",
+            resources=TYPES,
+            status=status,
+            createdDateTime=iso(base + timedelta(minutes=n)),
+        )
+        ids.append(job["id"])
+    await poll.poll()
+    return ids
+
+
+async def test_a_13th_start_deletes_exactly_the_oldest_stored_job(
+    app_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=600)
+    ids = await fill_graph(emulator, stored=12)
+    new_id = await start("The thirteenth job")
+    visible = {job["id"] for job in emulator.jobs()}
+    assert visible == set(ids[1:]) | {new_id}
+    oldest = await reads.get_job(ids[0])
+    assert oldest.graph_deleted is True and oldest.content_state == ContentState.STORED
+    assert emulator.counts()["delete"] == 1
+
+
+async def test_an_unstored_job_is_never_deleted_to_make_room(
+    app_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=600)
+    ids = await fill_graph(emulator, stored=11, unstored_oldest=1)
+    await start("The thirteenth job")
+    visible = {job["id"] for job in emulator.jobs()}
+    assert ids[0] in visible and ids[1] not in visible
+    assert (await reads.get_job(ids[0])).graph_deleted is False
+
+
+async def test_no_stored_job_means_the_cap_conflict_stands(app_env: dict[str, str], emulator: EmulatorControl) -> None:
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=600)
+    await fill_graph(emulator, stored=0, unstored_oldest=12)
+    with pytest.raises(Exception) as caught:
+        await start("The thirteenth job")
+    assert getattr(caught.value, "status", None) == 409
+    assert emulator.counts()["delete"] == 0
+
+
+async def test_pruning_can_be_switched_off(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SNAPSHOT_PRUNE_STORED_JOBS", "false")
+    get_settings.cache_clear()
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=600)
+    await fill_graph(emulator, stored=12)
+    with pytest.raises(Exception) as caught:
+        await start("The thirteenth job")
+    assert getattr(caught.value, "status", None) == 409
+    assert emulator.counts()["delete"] == 0
+
+
+async def test_the_poller_frees_stored_jobs_past_graphs_retention(
+    app_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
+    old = emulator.create_job(displayName="Eight days old job", resources=TYPES, status="succeeded",
+                              createdDateTime=iso(datetime.now(UTC) - timedelta(days=8)))  # fmt: skip
+    young = await start("One day old job")
+    report = await poll.poll()  # adopts, stores, then frees the old one's slot in the same tick
+    assert report.pruned == 1 and report.downloaded == 2
+    assert [job["id"] for job in emulator.jobs()] == [young]
+    record = await reads.get_job(old["id"])
+    assert record.graph_deleted and record.content_state == ContentState.STORED
+
+
+async def test_quota_exhaustion_answers_429_until_the_month_resets(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SNAPSHOT_MONTHLY_RESOURCE_QUOTA", "5")
+    get_settings.cache_clear()
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
+    await start("Uses the whole quota")
+    await poll.poll()  # stores 6 resources: over the limit of 5
+
+    view = await http_api.get_quota(func.HttpRequest(method="GET", url="http://h/api/quota", body=b""))
+    body = json.loads(view.get_body())
+    assert (body["used"], body["limit"], body["remaining"]) == (6, 5, 0)
+    assert body["month"] == quota.month_of(datetime.now(UTC))
+
+    request = func.HttpRequest(
+        method="POST",
+        url="http://h/api/snapshots",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"displayName": "One too many", "resources": TYPES}).encode(),
+    )
+    response = await http_api.start_snapshot(request)
+    assert response.status_code == 429
+    problem = json.loads(response.get_body())
+    resets = quota.next_month_start(datetime.now(UTC))
+    assert resets.isoformat().replace("+00:00", "Z") in problem["detail"]
+    wait = int(response.headers["Retry-After"])
+    assert abs(wait - (resets - datetime.now(UTC)).total_seconds()) < 60
+    assert emulator.counts()["create"] == 1
+
+
+async def test_two_pollers_storing_at_once_count_each_resource_once(
+    app_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={"microsoft.entra.user": 300})
+    job = (
+        await start_snapshot(StartSnapshotRequest(displayName="Raced job", resources=["microsoft.entra.user"]))
+    ).record
+    await asyncio.gather(poll.poll(), poll.poll())
+    stored = await reads.get_job(job.id)
+    assert stored.content_state == ContentState.STORED and stored.resource_count == 300
+    assert (await quota.quota_status()).used == 300
+
+
+def test_month_arithmetic() -> None:
+    assert quota.month_of(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == "2026-12"
+    assert quota.next_month_start(datetime(2026, 12, 31, 23, 59, tzinfo=UTC)) == datetime(2027, 1, 1, tzinfo=UTC)
+    assert quota.next_month_start(datetime(2026, 2, 1, tzinfo=UTC)) == datetime(2026, 3, 1, tzinfo=UTC)

@@ -1,0 +1,74 @@
+"""Helpers shared by the tests: the stack's environment, table clean-up, stored rows, function bindings."""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any
+
+import httpx
+
+from devtools import services
+from snapshot import content
+from snapshot.settings import load_settings
+from snapshot.store import Store
+
+LOG_DIR = services.ROOT / ".local" / "test-logs"
+E2E_TABLE_PREFIX = "Endtoend"
+
+
+def stack_environment(azurite_port: int, emulator_port: int, table_prefix: str) -> dict[str, str]:
+    """The app's settings pointed at this Azurite and this emulator, with tables named by `table_prefix`."""
+    return {
+        **services.emulator_env(emulator_port),
+        "AzureWebJobsStorage": services.azurite_connection_string(azurite_port),
+        "SNAPSHOT_TABLE_PREFIX": table_prefix,
+        "SNAPSHOT_RETRY_AFTER_SECONDS": "1",
+    }
+
+
+def clear_tables(azurite_port: int, prefix: str) -> None:
+    """Empty every table the app keeps under `prefix` (the list comes from the settings, so none is missed)."""
+    from azure.core.exceptions import ResourceNotFoundError
+    from azure.data.tables import TableServiceClient
+
+    client = TableServiceClient.from_connection_string(services.azurite_connection_string(azurite_port))
+    for name in load_settings({"SNAPSHOT_TABLE_PREFIX": prefix}).table_names:
+        table = client.get_table_client(name)
+        try:
+            keys = [(e["PartitionKey"], e["RowKey"]) for e in table.list_entities(select=["PartitionKey", "RowKey"])]
+        except ResourceNotFoundError:
+            continue
+        for partition, row in keys:
+            table.delete_entity(partition, row)
+
+
+def run_function(api: httpx.Client, name: str) -> None:
+    """Run a non-HTTP function now through the host's admin endpoint, and wait for it."""
+    response = api.post(f"/admin/functions/{name}", params={"wait": "true"}, json={"input": ""})
+    assert response.status_code == 200, response.text
+
+
+async def stored_resources(store: Store, job_id: str) -> list[dict[str, Any]]:
+    """The raw resources rebuilt from the job's entities (heads and continuation parts), in document order."""
+    heads: list[dict[str, Any]] = []
+    parts: dict[str, dict[str, Any]] = {}
+    async for entity in store.resources.scan(job_id):
+        if content.is_part_key(entity["RowKey"]):
+            parts[entity["RowKey"]] = dict(entity)
+        else:
+            heads.append(dict(entity))
+    heads.sort(key=lambda head: head["Ordinal"])
+    return [content.resource_from_entities(h, [parts[k] for k in content.part_keys(h)]) for h in heads]
+
+
+@functools.cache  # get_functions() may be called once per app: a second call re-validates and fails
+def bindings() -> dict[str, dict[str, Any]]:
+    """Each function of function_app.app by name: its trigger binding as the Functions host reads it."""
+    import function_app
+
+    result = {}
+    for fn in function_app.app.get_functions():
+        trigger = json.loads(fn.get_function_json())["bindings"][0]
+        result[str(fn.get_function_name())] = trigger
+    return result
