@@ -15,7 +15,9 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from snapshot import callbacks, content, errors, quota
+from snapshot import callbacks, errors, quota
+from snapshot.content.entities import resource_entities
+from snapshot.content.stream import iter_resources, read_metadata
 from snapshot.models import ContentState, JobRecord, JobStatus, job_view
 from snapshot.service import forget_in_graph, graph_client, record_from_graph, table_store
 from snapshot.settings import get_settings
@@ -197,9 +199,9 @@ async def ingest(client: UtcmClient, store: TableStore, record: JobRecord) -> Jo
     """Download the job's content and store every resource; rerunning it writes exactly the same rows."""
     assert record.resource_location is not None
     async with client.download(record.resource_location) as stream:
-        metadata = content.read_metadata(stream)
+        metadata = read_metadata(stream)
         stream.seek(0)
-        entities = content.resource_entities(record.id, content.iter_resources(stream))
+        entities = resource_entities(record.id, iter_resources(stream))
         await store.write_resources(entities)
     # The ledger row comes first: a crash before the job is marked stored leaves a row the rerun rewrites.
     await store.record_usage(

@@ -340,35 +340,36 @@ async def stored_job(job_id: str) -> JobRecord:
 async def list_resources(
     job_id: str, resource_type: str | None, top: str | None, continuation: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    from snapshot import content
+    from snapshot.content.document import resource_from_entities
+    from snapshot.content.rowkeys import part_keys
 
     await stored_job(job_id)
     store = table_store()
     page = await store.query_resources(job_id, resource_type, parse_top(top), _continuation(continuation))
     items = []
     for head in page.items:
-        items.append(content.resource_from_entities(head, await store.resource_parts(job_id, content.part_keys(head))))
+        items.append(resource_from_entities(head, await store.resource_parts(job_id, part_keys(head))))
     return items, page.continuation
 
 
 async def content_bytes(job_id: str) -> bytes:
     """The whole snapshot in Graph's baseline shape, rebuilt from the table (resources by type and name)."""
-    from snapshot import content
+    from snapshot.content.document import content_chunks
 
     record = await stored_job(job_id)
-    chunks = [chunk async for chunk in content.content_chunks(record.content_metadata or {}, _resources(job_id))]
+    chunks = [chunk async for chunk in content_chunks(record.content_metadata or {}, _resources(job_id))]
     return b"".join(chunks)
 
 
 async def _resources(job_id: str) -> AsyncIterator[dict[str, Any]]:
-    from snapshot import content
+    from snapshot.content.document import assemble_resources
 
     store = table_store()
 
     async def fetch(row_key: str) -> dict[str, Any]:
         return (await store.resource_parts(job_id, [row_key]))[0]
 
-    async for resource in content.assemble_resources(store.iter_resources(job_id), fetch):
+    async for resource in assemble_resources(store.iter_resources(job_id), fetch):
         yield resource
 
 
@@ -395,7 +396,7 @@ async def quota_status() -> quota.QuotaStatus:
 
 async def diff_jobs(job_id: str, against: str | None, resource_type: str | None) -> dict[str, Any]:
     """What changed from snapshot `against` (older) to `job_id`, streamed from the table (both stored)."""
-    from snapshot import diff
+    from snapshot.diff.merge import diff_streams
 
     if not against:
         raise errors.ValidationFailed(
@@ -403,5 +404,5 @@ async def diff_jobs(job_id: str, against: str | None, resource_type: str | None)
         )
     await stored_job(job_id)
     await stored_job(against)
-    result = await diff.diff_streams(_resources(against), _resources(job_id), resource_type or None)
+    result = await diff_streams(_resources(against), _resources(job_id), resource_type or None)
     return {"id": job_id, "against": against, **result.to_json()}
