@@ -101,9 +101,10 @@ async def ceiling_run(st: Stack, job_id: str, body: bytes) -> dict[str, Any]:
     from azure.data.tables import UpdateMode
     from azure.data.tables.aio import TableServiceClient
 
-    from snapshot import content
+    from snapshot.content.entities import resource_entities
+    from snapshot.content.stream import iter_resources
 
-    entities = list(content.resource_entities(job_id, content.iter_resources(io.BytesIO(body))))
+    entities = list(resource_entities(job_id, iter_resources(io.BytesIO(body))))
     batches = [entities[i : i + 100] for i in range(0, len(entities), 100)]
     name = f"Ceiling{uuid.uuid4().hex[:12]}"
     async with TableServiceClient.from_connection_string(st.connection_string) as service_client:

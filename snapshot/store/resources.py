@@ -13,12 +13,13 @@ from typing import Any
 from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 
+from snapshot.content.rowkeys import PART_PREFIX
 from snapshot.store.tables import Page, Tables, read_page, storage_errors
 
 TRANSACTION_MAX_ENTITIES = 100
 TRANSACTIONS_IN_FLIGHT = 4
 TRANSACTION_MAX_BYTES = 3 * 1024 * 1024  # below the 4 MiB batch payload limit, leaving room for the envelope
-HEADS_END = "~"  # continuation part rows' keys start with "~" (content's PART_PREFIX); heads sort before it
+HEADS_END = PART_PREFIX[0]  # continuation parts' RowKeys start with PART_PREFIX; every head sorts before it
 
 
 def transaction_batches(entities: Iterable[dict[str, Any]]) -> Iterator[list[Any]]:

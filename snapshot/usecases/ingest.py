@@ -6,7 +6,9 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from snapshot import content, errors
+from snapshot import errors
+from snapshot.content.entities import resource_entities
+from snapshot.content.stream import iter_resources, read_metadata
 from snapshot.models import ContentState, JobRecord
 from snapshot.store import Store
 from snapshot.store.tables import ConcurrencyConflict
@@ -57,9 +59,9 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
     """Download the job's content and store every resource; rerunning it writes exactly the same rows."""
     assert record.resource_location is not None
     async with client.download(record.resource_location) as stream:
-        metadata = content.read_metadata(stream)
+        metadata = read_metadata(stream)
         stream.seek(0)
-        entities = content.resource_entities(record.id, content.iter_resources(stream))
+        entities = resource_entities(record.id, iter_resources(stream))
         await store.resources.write(entities)
     # The ledger row comes first: a crash before the job is marked stored leaves a row the rerun rewrites.
     await store.ledger.record(

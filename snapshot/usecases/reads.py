@@ -5,7 +5,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from snapshot import clients, content, diff, errors
+from snapshot import clients, errors
+from snapshot.content.document import assemble_resources, content_chunks, resource_from_entities
+from snapshot.content.rowkeys import part_keys
+from snapshot.diff.merge import diff_streams
 from snapshot.models import JobRecord, JobStatus, Lifecycle, parse_top
 from snapshot.store.tables import decode_token
 
@@ -55,14 +58,14 @@ async def list_resources(
     page = await resources.heads_page(job_id, resource_type, parse_top(top), _continuation(continuation))
     items = []
     for head in page.items:
-        items.append(content.resource_from_entities(head, await resources.parts(job_id, content.part_keys(head))))
+        items.append(resource_from_entities(head, await resources.parts(job_id, part_keys(head))))
     return items, page.continuation
 
 
 async def content_bytes(job_id: str) -> bytes:
     """The whole snapshot in Graph's baseline shape, rebuilt from the table (resources by type and name)."""
     record = await stored_job(job_id)
-    chunks = [chunk async for chunk in content.content_chunks(record.content_metadata or {}, stored_resources(job_id))]
+    chunks = [chunk async for chunk in content_chunks(record.content_metadata or {}, stored_resources(job_id))]
     return b"".join(chunks)
 
 
@@ -73,7 +76,7 @@ async def stored_resources(job_id: str) -> AsyncIterator[dict[str, Any]]:
     async def fetch(row_key: str) -> dict[str, Any]:
         return (await resources.parts(job_id, [row_key]))[0]
 
-    async for resource in content.assemble_resources(resources.scan(job_id), fetch):
+    async for resource in assemble_resources(resources.scan(job_id), fetch):
         yield resource
 
 
@@ -85,5 +88,5 @@ async def diff_jobs(job_id: str, against: str | None, resource_type: str | None)
         )
     await stored_job(job_id)
     await stored_job(against)
-    result = await diff.diff_streams(stored_resources(against), stored_resources(job_id), resource_type or None)
+    result = await diff_streams(stored_resources(against), stored_resources(job_id), resource_type or None)
     return {"id": job_id, "against": against, **result.to_json()}

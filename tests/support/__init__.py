@@ -9,7 +9,8 @@ from typing import Any
 import httpx
 
 from devtools import services
-from snapshot import content
+from snapshot.content.document import resource_from_entities
+from snapshot.content.rowkeys import is_part_key, part_keys
 from snapshot.settings import load_settings
 from snapshot.store import Store
 
@@ -54,12 +55,12 @@ async def stored_resources(store: Store, job_id: str) -> list[dict[str, Any]]:
     heads: list[dict[str, Any]] = []
     parts: dict[str, dict[str, Any]] = {}
     async for entity in store.resources.scan(job_id):
-        if content.is_part_key(entity["RowKey"]):
+        if is_part_key(entity["RowKey"]):
             parts[entity["RowKey"]] = dict(entity)
         else:
             heads.append(dict(entity))
     heads.sort(key=lambda head: head["Ordinal"])
-    return [content.resource_from_entities(h, [parts[k] for k in content.part_keys(h)]) for h in heads]
+    return [resource_from_entities(h, [parts[k] for k in part_keys(h)]) for h in heads]
 
 
 @functools.cache  # get_functions() may be called once per app: a second call re-validates and fails

@@ -1,4 +1,4 @@
-"""snapshot.diff: normalisation, per-resource diffs and the streaming merge-join (pure, no services)."""
+"""snapshot.diff.merge: the streaming merge-join and its capped result, over stored-order streams (pure)."""
 
 from __future__ import annotations
 
@@ -14,17 +14,12 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from snapshot import content
-from snapshot.diff import (
-    HASHTABLE_PLACEHOLDER,
-    NOT_COMPARABLE,
-    DiffResult,
-    PropertyChange,
-    compare_values,
-    diff_resource,
-    diff_streams,
-    normalise_value,
-)
+from snapshot.content.document import resource_from_entities
+from snapshot.content.entities import resource_entities
+from snapshot.content.rowkeys import is_part_key, part_keys
+from snapshot.diff.merge import diff_streams
+from snapshot.diff.result import DiffResult
+from snapshot.diff.values import HASHTABLE_PLACEHOLDER, PropertyChange
 
 pytestmark = pytest.mark.timeout(20)
 
@@ -43,13 +38,13 @@ def utf16_key(key: str) -> bytes:
 
 def stored(resources: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """What the app streams for a job: the resources' entities in Table Storage order, assembled back
-    (as `content.assemble_resources` does, synchronously)."""
-    entities = sorted(content.resource_entities("job", resources), key=lambda e: utf16_key(e["RowKey"]))
+    (as `document.assemble_resources` does, synchronously)."""
+    entities = sorted(resource_entities("job", resources), key=lambda e: utf16_key(e["RowKey"]))
     by_key = {entity["RowKey"]: entity for entity in entities}
     return [
-        content.resource_from_entities(entity, [by_key[key] for key in content.part_keys(entity)])
+        resource_from_entities(entity, [by_key[key] for key in part_keys(entity)])
         for entity in entities
-        if not content.is_part_key(entity["RowKey"])
+        if not is_part_key(entity["RowKey"])
     ]
 
 
@@ -72,86 +67,6 @@ async def diff(old: Iterable[dict[str, Any]], new: Iterable[dict[str, Any]], **k
 
 def refs(entries: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(entry["resourceType"], entry["displayName"]) for entry in entries]
-
-
-# --- normalisation -------------------------------------------------------------------------------------
-
-
-def test_normalise_value_rules() -> None:
-    assert normalise_value({"b": 1, "a@odata.type": "#Int64", "a": ["x"]}) == {"a": "x", "b": 1}
-    assert list(normalise_value({"b": 1, "a": 2})) == ["a", "b"]
-    assert normalise_value([{"k": {"x@odata.type": "t", "x": [[5]]}}]) == {"k": {"x": 5}}
-    assert normalise_value(["a", "b"]) == ["a", "b"]
-    assert normalise_value(HASHTABLE_PLACEHOLDER) is NOT_COMPARABLE
-    assert normalise_value({"x": [HASHTABLE_PLACEHOLDER]}) == {"x": NOT_COMPARABLE}
-    assert normalise_value("system.collections.hashtable") == "system.collections.hashtable"
-
-
-def test_compare_values() -> None:
-    assert compare_values("a", ["a"]) == "equal"
-    assert compare_values({"a": 1, "b": 2}, {"b": 2, "a": 1}) == "equal"
-    assert compare_values({"a": 1, "a@odata.type": "#Int64"}, {"a": 1}) == "equal"
-    assert compare_values(1, 1.0) == "equal"
-    assert compare_values(True, 1) == "changed"
-    assert compare_values("1", 1) == "changed"
-    assert compare_values(None, "") == "changed"
-    assert compare_values(["a", "b"], ["b", "a"]) == "changed"  # scalar lists are order-sensitive
-    assert compare_values(HASHTABLE_PLACEHOLDER, {"a": 1}) == "notComparable"
-    assert compare_values(HASHTABLE_PLACEHOLDER, HASHTABLE_PLACEHOLDER) == "notComparable"
-    assert compare_values([HASHTABLE_PLACEHOLDER, "x"], ["y", "x"]) == "notComparable"
-    assert compare_values([HASHTABLE_PLACEHOLDER, "x"], ["y", "z"]) == "changed"  # "z" != "x" whatever it is
-    assert compare_values([HASHTABLE_PLACEHOLDER, "x"], ["x"]) == "changed"
-    assert compare_values([HASHTABLE_PLACEHOLDER], ["x", "y"]) == "notComparable"  # one-element list = scalar
-
-
-def test_diff_resource_paths_and_values() -> None:
-    old = {
-        "Identity": "Global",
-        "Conditions": {"Users": {"IncludeUsers": ["a", "b"], "ExcludeUsers": []}, "Old": 1},
-        "Rules": [{"Name": "r0"}, {"Name": "r1"}, {"Name": "r2", "Priority@odata.type": "#Int64", "Priority": 3}],
-        "Odd.key": 1,
-        "Nested": {'we"ird key': "x"},
-        "Gone": {"v": 1, "v@odata.type": "#Int64"},
-    }
-    new = {
-        "Identity": "Global",
-        "Conditions": {"Users": {"IncludeUsers": ["a", "c"], "ExcludeUsers": []}, "New": [1, 2]},
-        "Rules": [{"Name": "r0"}, {"Name": "r1"}, {"Name": "R2", "Priority": 3}],
-        "Odd.key": 2,
-        "Nested": {'we"ird key': "y"},
-    }
-    assert diff_resource(old, new) == [
-        PropertyChange("Conditions.New", "added", None, [1, 2]),
-        PropertyChange("Conditions.Old", "removed", 1, None),
-        PropertyChange("Conditions.Users.IncludeUsers", "changed", ["a", "b"], ["a", "c"]),
-        PropertyChange("Gone", "removed", {"v": 1}, None),
-        PropertyChange('Nested["we\\"ird key"]', "changed", "x", "y"),
-        PropertyChange('["Odd.key"]', "changed", 1, 2),
-        PropertyChange("Rules[2].Name", "changed", "r2", "R2"),
-    ]
-
-
-def test_diff_resource_lists_of_different_length_are_whole_values() -> None:
-    old = {"Rules": [{"Name": "a"}, {"Name": "b"}]}
-    new = {"Rules": [{"Name": "a"}, {"Name": "b"}, {"Name": "c"}]}
-    assert diff_resource(old, new) == [PropertyChange("Rules", "changed", old["Rules"], new["Rules"])]
-    # a one-element list of dicts is the dict: walked into, not compared whole
-    assert diff_resource({"R": [{"a": 1, "b": 1}]}, {"R": {"a": 1, "b": 2}}) == [PropertyChange("R.b", "changed", 1, 2)]
-
-
-def test_diff_resource_normalisation_means_no_change() -> None:
-    old = {"IpRanges": "20.29.89.128/32", "A": {"x": 1, "y": 2}, "N@odata.type": "#Int64", "N": 99}
-    new = {"N": 99, "A": {"y": 2, "x": 1}, "IpRanges": ["20.29.89.128/32"]}
-    assert diff_resource(old, new) == []
-
-
-def test_diff_resource_hashtable_placeholder() -> None:
-    old = {"SystemCredentialPreferences": HASHTABLE_PLACEHOLDER, "Same": HASHTABLE_PLACEHOLDER, "S": 1}
-    new = {"SystemCredentialPreferences": {"State": "enabled"}, "Same": HASHTABLE_PLACEHOLDER, "S": 1}
-    assert diff_resource(old, new) == [
-        PropertyChange("Same", "notComparable", HASHTABLE_PLACEHOLDER, HASHTABLE_PLACEHOLDER),
-        PropertyChange("SystemCredentialPreferences", "notComparable", HASHTABLE_PLACEHOLDER, {"State": "enabled"}),
-    ]
 
 
 # --- streams ---------------------------------------------------------------------------------------------

@@ -1,0 +1,154 @@
+"""Resources -> Table Storage entities: one head per resource, its JSON chunked into binary columns and parts."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import replace
+from typing import Any
+
+from snapshot.content.normalised import NormalisedResource, normalise
+from snapshot.content.rowkeys import part_key, row_key, utf16_units
+
+CHUNK_BYTES = 64_000  # a binary property holds at most 64 KiB
+CHUNKS_PER_ENTITY = 14  # 14 * 64,000 bytes leaves room for the other columns under the 1 MiB entity limit
+STRING_COLUMN_MAX = 12_000  # UTF-16 code units; longer type/name/annotations/extra go into an envelope payload
+ENVELOPE_NAME_MAX = 1_000  # characters of ResourceType / DisplayName kept as columns for an enveloped resource
+PROPERTY_PREFIX = "Properties"
+ENTITY_MAX_BYTES = 1024 * 1024
+ENTITY_MAX_PROPERTIES = 252
+
+
+def compact_json(value: Any, *, sort_keys: bool = True) -> bytes:
+    """Compact UTF-8 JSON; a value holding a lone surrogate (UTF-8 cannot) is written ASCII, as `\\ud800`."""
+    try:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys).encode("utf-8")
+    except UnicodeEncodeError:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=True, sort_keys=sort_keys).encode("ascii")
+
+
+def _json_column(value: Any) -> str:
+    return compact_json(value).decode("utf-8")
+
+
+def entity_size(entity: Mapping[str, Any]) -> int:
+    """Table Storage's own size formula (4 + keys + per property 8 + name + value), in bytes."""
+    size = 4
+    for key, value in entity.items():
+        if key in ("PartitionKey", "RowKey"):
+            size += 2 * utf16_units(value)
+            continue
+        size += 8 + 2 * utf16_units(key)
+        if isinstance(value, bytes):
+            size += 4 + len(value)
+        elif isinstance(value, str):
+            size += 4 + 2 * utf16_units(value)
+        elif isinstance(value, bool):
+            size += 1
+        else:
+            size += 8
+    return size
+
+
+class ResourceEntities(Iterator[dict[str, Any]]):
+    """The entities of a stream of resources, made one resource at a time; counts filled as it goes.
+
+    Head columns: PartitionKey, RowKey, ResourceType (lower-case), DisplayName, Ordinal (index in the
+    document), Annotations / Extra / Absent (JSON strings, only when non-empty), Envelope (only when True),
+    PropertiesSize (bytes of the JSON), Parts (entities in all, head included), Properties0.. (bytes).
+    Part columns: PartitionKey, RowKey (`~part~<head>~<n:04d>`), Part (n), Properties0.. (bytes).
+    """
+
+    def __init__(self, job_id: str, resources: Iterable[Mapping[str, Any]]) -> None:
+        self.job_id = job_id
+        self.count = 0  # resources seen
+        self.entity_count = 0  # entities yielded (heads and parts)
+        self.type_counts: dict[str, int] = {}
+        self._occurrences: dict[tuple[str, str], int] = {}
+        self._entities = self._generate(resources)
+
+    def __iter__(self) -> ResourceEntities:
+        return self
+
+    def __next__(self) -> dict[str, Any]:
+        entity = next(self._entities)
+        self.entity_count += 1
+        return entity
+
+    def _generate(self, resources: Iterable[Mapping[str, Any]]) -> Iterator[dict[str, Any]]:
+        for ordinal, resource in enumerate(resources):
+            n = normalise(resource)
+            self.count += 1
+            self.type_counts[n.resource_type] = self.type_counts.get(n.resource_type, 0) + 1
+            identity = (n.resource_type, n.display_name)
+            occurrence = self._occurrences.get(identity, 0)
+            self._occurrences[identity] = occurrence + 1
+            yield from _entities_for(self.job_id, row_key(n.resource_type, n.display_name, occurrence), ordinal, n)
+
+
+def resource_entities(job_id: str, resources: Iterable[Mapping[str, Any]]) -> ResourceEntities:
+    """Lazily the entities of `resources`; read `.count` and `.type_counts` once it is consumed."""
+    return ResourceEntities(job_id, resources)
+
+
+def _entities_for(job_id: str, key: str, ordinal: int, n: NormalisedResource) -> Iterator[dict[str, Any]]:
+    """The head entity (and part entities, for a large resource) of one normalised resource."""
+    resource_type, display_name = _clean(n.resource_type), _clean(n.display_name)
+    if (resource_type, display_name) != (n.resource_type, n.display_name):  # lone surrogates: raw values in Extra
+        extra = dict(n.extra)
+        if resource_type != n.resource_type:
+            extra.setdefault("resourceType", n.resource_type)
+        if display_name != n.display_name:
+            extra["displayName"] = n.display_name
+        n = replace(n, resource_type=resource_type, display_name=display_name, extra=dict(sorted(extra.items())))
+    head: dict[str, Any] = {
+        "PartitionKey": job_id,
+        "RowKey": key,
+        "ResourceType": n.resource_type,
+        "DisplayName": n.display_name,
+        "Ordinal": ordinal,
+    }
+    columns = {
+        "Annotations": _json_column(n.annotations) if n.annotations else None,
+        "Extra": _json_column(n.extra) if n.extra else None,
+        "Absent": _json_column(list(n.absent)) if n.absent else None,
+    }
+    texts = [n.resource_type, n.display_name, *(text for text in columns.values() if text is not None)]
+    if all(utf16_units(text) <= STRING_COLUMN_MAX for text in texts):
+        head.update({name: text for name, text in columns.items() if text is not None})
+        payload = compact_json(n.values)
+    else:  # pathological sizes: everything goes into the binary payload, the columns keep prefixes
+        head["ResourceType"] = n.resource_type[:ENVELOPE_NAME_MAX]
+        head["DisplayName"] = n.display_name[:ENVELOPE_NAME_MAX]
+        head["Envelope"] = True
+        payload = compact_json(
+            {
+                "resourceType": n.resource_type,
+                "displayName": n.display_name,
+                "values": n.values,
+                "annotations": n.annotations,
+                "extra": n.extra,
+                "absent": list(n.absent),
+            }
+        )
+    chunks = [payload[start : start + CHUNK_BYTES] for start in range(0, len(payload), CHUNK_BYTES)] or [b""]
+    groups = [chunks[start : start + CHUNKS_PER_ENTITY] for start in range(0, len(chunks), CHUNKS_PER_ENTITY)]
+    head["PropertiesSize"] = len(payload)
+    head["Parts"] = len(groups)
+    head.update(_chunk_columns(groups[0]))
+    yield head
+    for number, group in enumerate(groups[1:], start=1):
+        yield {"PartitionKey": job_id, "RowKey": part_key(key, number), "Part": number, **_chunk_columns(group)}
+
+
+def _clean(text: str) -> str:
+    """`text` with lone surrogates (which a string column cannot hold) replaced by `?`."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _chunk_columns(chunks: Sequence[bytes]) -> dict[str, bytes]:
+    return {f"{PROPERTY_PREFIX}{index}": chunk for index, chunk in enumerate(chunks)}

@@ -1,0 +1,83 @@
+"""Reads a content document as a stream with ijson: its top-level metadata, then its resources one at a time."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import IO, Any
+
+import ijson
+from ijson.common import ObjectBuilder
+
+RESOURCES_KEY = "resources"
+RESOURCES_PREFIX = "resources.item"
+
+_PYTHON_BACKEND = ijson.get_backend("python")
+
+
+def _is_overflow(exc: Exception) -> bool:
+    """yajl rejects numbers outside int64 / double; the pure-Python backend reads them (slowly)."""
+    return "overflow" in str(exc)
+
+
+def _metadata_from_events(events: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+    metadata: dict[str, Any] = {}
+    depth = 0
+    key: str | None = None
+    builder: ObjectBuilder | None = None
+    for event, value in events:
+        if depth == 0:
+            if event != "start_map":
+                raise ValueError("the snapshot content is not a JSON object")
+            depth = 1
+            continue
+        if depth == 1 and event == "map_key":
+            key = value
+            builder = None if key == RESOURCES_KEY else ObjectBuilder()
+            continue
+        if depth == 1 and event == "end_map":
+            return metadata
+        if builder is not None:
+            builder.event(event, value)
+        if event in ("start_map", "start_array"):
+            depth += 1
+        elif event in ("end_map", "end_array"):
+            depth -= 1
+        if depth == 1 and builder is not None and key is not None:
+            metadata[key] = builder.value
+    raise ValueError("the snapshot content ended early")
+
+
+def read_metadata(stream: IO[bytes]) -> dict[str, Any]:
+    """Every top-level key of the content except `resources`, which is skipped without being built."""
+    start = stream.tell()
+    try:
+        return _metadata_from_events(ijson.basic_parse(stream, use_float=True))
+    except ijson.JSONError as exc:
+        if not _is_overflow(exc) or not stream.seekable():
+            raise
+    stream.seek(start)
+    return _metadata_from_events(_PYTHON_BACKEND.basic_parse(stream, use_float=True))
+
+
+def _checked(index: int, item: Any) -> dict[str, Any]:
+    if not isinstance(item, dict):
+        raise ValueError(f"resources[{index}] is not a JSON object")
+    return item
+
+
+def iter_resources(stream: IO[bytes]) -> Iterator[dict[str, Any]]:
+    """The entries of `resources`, one at a time (ints stay int, other numbers are float, never Decimal)."""
+    start = stream.tell()
+    done = 0
+    try:
+        for item in ijson.items(stream, RESOURCES_PREFIX, use_float=True):
+            yield _checked(done, item)
+            done += 1
+        return
+    except ijson.JSONError as exc:
+        if not _is_overflow(exc) or not stream.seekable():
+            raise
+    stream.seek(start)  # a number yajl cannot hold: read again with the Python backend, skipping what was yielded
+    for index, item in enumerate(_PYTHON_BACKEND.items(stream, RESOURCES_PREFIX, use_float=True)):
+        if index >= done:
+            yield _checked(index, item)

@@ -1,0 +1,126 @@
+"""snapshot.content.stream: streaming reads of the content document (metadata, resources, numbers)."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from snapshot.content.entities import resource_entities
+from snapshot.content.stream import iter_resources, read_metadata
+from tests.unit.content_samples import (
+    JOB,
+    METADATA,
+    as_json,
+    assert_no_decimal,
+    document,
+    entities_of,
+    realistic_resources,
+    reassemble,
+)
+
+
+def test_metadata_streaming_reads_top_level_keys_without_resources() -> None:
+    resources = realistic_resources()
+    raw = json.dumps({"@odata.context": "ctx", "resources": resources, **{k: v for k, v in METADATA.items()}}).encode()
+    metadata = read_metadata(io.BytesIO(raw))
+    assert metadata == {**METADATA, "@odata.context": METADATA["@odata.context"]}
+    assert "resources" not in metadata
+    assert_no_decimal(metadata)
+
+
+def test_metadata_handles_odd_top_level_keys() -> None:
+    raw = b'{"": 1, "a.b": {"resources": [1]}, "resources": {"item": 2}, "after": [1.5, {"x": null}], "e": {}}'
+    assert read_metadata(io.BytesIO(raw)) == {"": 1, "a.b": {"resources": [1]}, "after": [1.5, {"x": None}], "e": {}}
+    with pytest.raises(ValueError):
+        read_metadata(io.BytesIO(b"[1, 2]"))
+
+
+def test_iter_resources_yields_each_resource_and_the_caller_can_seek_between() -> None:
+    resources = realistic_resources()
+    stream = io.BytesIO(document(resources))
+    metadata = read_metadata(stream)
+    stream.seek(0)
+    items = iter_resources(stream)
+    assert inspect.isgenerator(items)
+    parsed = list(items)
+    assert parsed == as_json(resources)
+    assert metadata == METADATA
+    for item in parsed:
+        assert_no_decimal(item)
+
+
+def test_numbers_round_trip_exactly() -> None:
+    values = {
+        "Int": 1,
+        "Zero": 0,
+        "Neg": -42,
+        "Float": 0.1,
+        "Whole": 1.0,
+        "Exp": 1e21,
+        "Small": 1.5e-10,
+        "Max53": 9007199254740993,
+        "Int64": 9223372036854775807,
+        "Beyond": 123456789012345678901234567890,  # yajl overflows: the Python backend takes over
+        "MinInt64": -9223372036854775808,
+        "List": [0.30000000000000004, 3, 2.5],
+    }
+    resources = [
+        {"displayName": "a", "resourceType": "microsoft.x.y", "properties": {"Small": 1}},
+        {"displayName": "n", "resourceType": "microsoft.x.y", "properties": values},
+    ]
+    stream = io.BytesIO(document(resources, {**METADATA, "Count": 10**30}))
+    assert read_metadata(stream)["Count"] == 10**30
+    stream.seek(0)
+    parsed = list(iter_resources(stream))
+    assert parsed == resources
+    got = parsed[1]["properties"]
+    for key, value in values.items():
+        assert type(got[key]) is type(value), key
+        assert got[key] == value
+    rebuilt = reassemble(entities_of(parsed))
+    assert rebuilt == resources
+    assert json.dumps(rebuilt[1]["properties"], sort_keys=True) == json.dumps(values, sort_keys=True)
+
+
+def test_non_object_resources_are_rejected() -> None:
+    with pytest.raises(ValueError, match=r"resources\[1\]"):
+        list(iter_resources(io.BytesIO(b'{"resources": [{}, 5]}')))
+
+
+# --- streaming ingestion ---------------------------------------------------------------------------------
+
+
+def test_ingesting_20000_resources_streams() -> None:
+    count = 20_000
+
+    def generate() -> Iterator[bytes]:
+        yield json.dumps(METADATA)[:-1].encode() + b',"resources":['
+        for i in range(count):
+            resource = {"displayName": f"AADUser-user{i}", "resourceType": "microsoft.entra.user",
+                        "properties": {"UserPrincipalName": f"user{i}@contoso.com", "Ensure": "Present", "Index": i}}  # fmt: skip
+            yield (b"," if i else b"") + json.dumps(resource).encode()
+        yield b'],"trailer":true}'
+
+    stream = io.BytesIO(b"".join(generate()))
+    total = len(stream.getvalue())
+    metadata = read_metadata(stream)
+    assert metadata == {**METADATA, "trailer": True}
+    stream.seek(0)
+    resources: Iterator[dict[str, Any]] = iter_resources(stream)
+    assert inspect.isgenerator(iter_resources(io.BytesIO(b"{}")))
+    writer = resource_entities(JOB, resources)
+    assert not isinstance(writer, list | tuple)
+    first = next(writer)
+    assert first["Ordinal"] == 0
+    assert stream.tell() < total / 4  # only a buffer's worth was read, not the whole document
+    assert writer.count == 1
+    rest = sum(1 for _ in writer)
+    assert rest + 1 == count
+    assert writer.count == count
+    assert writer.type_counts == {"microsoft.entra.user": count}
+    assert writer.entity_count == count
