@@ -1,8 +1,4 @@
-"""The aiohttp server: HTTP triggers under the route prefix, the admin endpoint, timers, graceful shutdown.
-
-Function keys are accepted but not checked, as Core Tools does locally; a path no function serves, or a
-method the matching functions do not declare, gets 404 as in Azure.
-"""
+"""The aiohttp server: HTTP triggers under the route prefix, the admin endpoint, timers, graceful shutdown."""
 
 from __future__ import annotations
 
@@ -69,6 +65,8 @@ class Host:
         return task
 
     async def handle_http(self, request: web.Request) -> web.StreamResponse:
+        """Run the function the route table picks. Function keys are accepted but not checked, as Core Tools does
+        locally; a path no function serves, or a method the matching functions do not declare, is 404 as in Azure."""
         found = self.routes.find(request.raw_path, request.method)
         if found is None:
             return web.Response(status=404)
