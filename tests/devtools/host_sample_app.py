@@ -1,4 +1,4 @@
-"""A small FunctionApp for tests/test_host.py: served by devtools/host.py as `tests.host_sample_app:app`.
+"""A small FunctionApp for tests/devtools/test_host.py: served by devtools.host as `tests.devtools.host_sample_app:app`.
 
 Settings it reads (from the environment, which the host fills from local.settings.json first):
 SAMPLE_SCHEDULE (the `tick` timer), SAMPLE_TIMER_LOG (a file `tick` appends one JSON line to per run),
@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import threading
 import time
 
 import azure.functions as func
@@ -36,7 +35,7 @@ def _describe(req: func.HttpRequest) -> dict[str, object]:
 
 @bp.function_name("echo_item")
 @bp.route(route="items/{id}", methods=["GET", "PUT"])
-def echo_item(req: func.HttpRequest) -> func.HttpResponse:
+async def echo_item(req: func.HttpRequest) -> func.HttpResponse:
     return _json(_describe(req))
 
 
@@ -54,46 +53,21 @@ async def create_item(req: func.HttpRequest) -> func.HttpResponse:
     )
 
 
-@bp.function_name("double_number")
-@bp.route(route="numbers/{n:int}", methods=["GET"])
-def double_number(req: func.HttpRequest) -> func.HttpResponse:
-    return _json({"double": 2 * int(req.route_params["n"])})
-
-
-@bp.function_name("async_hello")
-@bp.route(route="hello/async", methods=["GET"])
-async def async_hello(req: func.HttpRequest) -> func.HttpResponse:
-    await asyncio.sleep(0)
-    return _json({"kind": "async", "thread": threading.current_thread().name})
-
-
-@bp.function_name("sync_hello")
-@bp.route(route="hello/sync", methods=["GET"])
-def sync_hello(req: func.HttpRequest) -> func.HttpResponse:
-    return _json({"kind": "sync", "thread": threading.current_thread().name})
-
-
 @bp.function_name("explode")
 @bp.route(route="explode")
-def explode(req: func.HttpRequest) -> func.HttpResponse:
+async def explode(req: func.HttpRequest) -> func.HttpResponse:
     raise RuntimeError("secret detail that must not reach the client")
 
 
 @bp.function_name("public_ping")
 @bp.route(route="public/ping", methods=["GET"], auth_level=func.AuthLevel.ANONYMOUS)
-def public_ping(req: func.HttpRequest) -> func.HttpResponse:
+async def public_ping(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("pong")
-
-
-@bp.function_name("files")
-@bp.route(route="files/{*path}", methods=["GET"])
-def files(req: func.HttpRequest) -> func.HttpResponse:
-    return _json(dict(req.route_params))
 
 
 @bp.function_name("cookies")
 @bp.route(route="cookies", methods=["GET"])
-def cookies(req: func.HttpRequest) -> func.HttpResponse:
+async def cookies(req: func.HttpRequest) -> func.HttpResponse:
     response = func.HttpResponse("", status_code=200)
     response.headers.add("Set-Cookie", "a=1; Path=/")
     response.headers.add("Set-Cookie", "b=2; Path=/")
@@ -107,16 +81,20 @@ async def slow(req: func.HttpRequest) -> func.HttpResponse:
     return func.HttpResponse("done")
 
 
+def _append_line(path: str, line: str) -> None:
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(line + "\n")
+
+
 @bp.function_name("tick")
 @bp.timer_trigger(arg_name="timer", schedule="%SAMPLE_SCHEDULE%", run_on_startup=False)
-def tick(timer: TimerRequest) -> None:
+async def tick(timer: TimerRequest) -> None:
     started = time.time()
-    time.sleep(float(os.environ.get("SAMPLE_TICK_SECONDS", "0")))
+    await asyncio.sleep(float(os.environ.get("SAMPLE_TICK_SECONDS", "0")))
     path = os.environ.get("SAMPLE_TIMER_LOG")
     if path:
         record = {"start": started, "end": time.time(), "past_due": timer.past_due, "status": timer.schedule_status}
-        with open(path, "a", encoding="utf-8") as out:
-            out.write(json.dumps(record) + "\n")
+        _append_line(path, json.dumps(record))
 
 
 @bp.function_name("failing_timer")
@@ -131,5 +109,5 @@ app.register_functions(bp)
 
 @app.function_name("sample_settings")
 @app.route(route="settings", methods=["GET"])
-def sample_settings(req: func.HttpRequest) -> func.HttpResponse:
+async def sample_settings(req: func.HttpRequest) -> func.HttpResponse:
     return _json({name: value for name, value in os.environ.items() if name.startswith("SAMPLE_")})
