@@ -16,7 +16,7 @@ import azure.functions as func
 from pydantic import BaseModel
 
 from snapshot import catalogue, errors, service
-from snapshot.models import ContentState, JobRecord, JobStatus, job_view, parse_start_request
+from snapshot.models import IDEMPOTENCY_KEY_MAX, ContentState, JobRecord, JobStatus, job_view, parse_start_request
 from snapshot.settings import SettingsError, get_settings
 
 log = logging.getLogger(__name__)
@@ -136,8 +136,9 @@ def accepted(req: func.HttpRequest, record: JobRecord) -> func.HttpResponse:
 async def start_snapshot(req: func.HttpRequest) -> func.HttpResponse:
     request = parse_start_request(read_json_body(req), get_settings().callback_hosts)
     key = (req.headers.get("idempotency-key") or "").strip() or None
-    if key is not None and len(key) > 200:
-        raise errors.ValidationFailed([errors.FieldError("Idempotency-Key", "must be at most 200 characters")])
+    if key is not None and len(key) > IDEMPOTENCY_KEY_MAX:
+        message = f"must be at most {IDEMPOTENCY_KEY_MAX} characters"
+        raise errors.ValidationFailed([errors.FieldError("Idempotency-Key", message)])
     result = await service.start_snapshot(request, key, jobs_url(req))
     correlation = {h: req.headers.get(h) for h in CORRELATION_HEADERS if req.headers.get(h)}
     log.info(

@@ -18,6 +18,8 @@ DISPLAY_NAME_PATTERN = re.compile(r"^[A-Za-z0-9 ]+$")
 DISPLAY_NAME_MIN, DISPLAY_NAME_MAX = 8, 32
 DESCRIPTION_MAX = 1000
 RESOURCES_MAX = 300
+LIST_TOP_DEFAULT, LIST_TOP_MAX = 100, 1000  # page size of the list operations (`top`)
+IDEMPOTENCY_KEY_MAX = 200  # characters of an Idempotency-Key header
 
 
 class JobStatus(StrEnum):

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from snapshot import errors, quota
-from snapshot.models import ContentState, JobRecord, JobStatus, StartSnapshotRequest
+from snapshot.models import LIST_TOP_DEFAULT, LIST_TOP_MAX, ContentState, JobRecord, JobStatus, StartSnapshotRequest
 from snapshot.settings import Settings, get_settings
 from snapshot.store import ConcurrencyConflict, IdempotencyClaim, TableStore, get_store
 
@@ -295,7 +295,6 @@ async def health() -> HealthReport:
 
 # --- reads (served from Table Storage only) ---------------------------------------------------------
 
-LIST_TOP_DEFAULT, LIST_TOP_MAX = 100, 1000
 FILTERABLE_STATUSES = tuple(status.value for status in JobStatus)
 
 
