@@ -1,8 +1,9 @@
-"""The OpenAPI document (snapshot/openapi.py): valid, complete, and true of the API over real HTTP.
+"""The OpenAPI document (snapshot/openapi/): valid, complete, and true of the API over real HTTP.
 
 - the document is a valid OpenAPI 3.1 document;
 - every HTTP function of function_app.app is documented with its method and path, and every documented
   operation is a function (operationId == function name);
+- the named schemas take another `$ref` template, for a renderer of another format;
 - every documented operation is called over real HTTP (local host, Azurite, emulator), success and error
   answers alike, and each answer is checked against the document: status, content type, body schema
   (JSON Schema 2020-12), documented headers;
@@ -106,6 +107,16 @@ def test_schemas_follow_the_models_and_every_5xx_is_a_problem() -> None:
 
 def test_the_server_url_is_the_route_prefix() -> None:
     assert document("https://app.example.net/api/")["servers"] == [{"url": "https://app.example.net/api"}]
+
+
+def test_the_named_schemas_can_be_placed_elsewhere() -> None:
+    """Another format (e.g. Swagger 2.0's `definitions`) reuses the schemas with its own `$ref` template."""
+    from snapshot.openapi.schemas import component_schemas
+
+    placed = json.dumps(component_schemas("#/definitions/{model}"))
+    assert "#/components/" not in placed
+    assert '"#/definitions/JobView"' in placed and '"#/definitions/FieldError"' in placed
+    assert set(json.loads(placed)) == set(offline_document()["components"]["schemas"])
 
 
 # --- checking real answers against the document ------------------------------------------------------
