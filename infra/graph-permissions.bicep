@@ -4,26 +4,30 @@
 //   az deployment group create -g <rg> -f infra/graph-permissions.bicep -p functionAppPrincipalId=<id>
 //
 // 1. The app's managed identity gets ConfigurationMonitoring.ReadWrite.All (createSnapshot, list, get, delete).
-// 2. The UTCM service principal (appId 03b07b79-c5bc-4b5e-9bfa-13acf4a99998), which does the reading, is
-//    created if absent and gets the READ permissions of the chosen workloads only.
-// Some workloads also need an Entra directory role for the UTCM principal (Teams, Exchange: Global Reader).
-// The Graph Bicep extension has no directory role assignment type, so that step is a command in
-// infra/README.md; the output utcmDirectoryRoleNeeded says whether it is needed.
+// 2. The UTCM service principal (appId 03b07b79-c5bc-4b5e-9bfa-13acf4a99998), which does the reading, and the
+//    M365 Admin Services service principal (appId 6b91db1b-f05b-405a-a0b2-e3f60b28d645), which UTCM also needs
+//    in the tenant, are created if absent (https://learn.microsoft.com/graph/utcm-authentication-setup).
+// 3. The UTCM service principal gets the READ permissions of the chosen workloads only, as each resource
+//    type's "Permissions" section names them (https://learn.microsoft.com/graph/utcm-supported-resourcetypes).
+// Some workloads also need an Entra directory role for the UTCM principal. The Graph Bicep extension has no
+// directory role assignment type, so that step is a command in infra/README.md; the output
+// utcmDirectoryRoles lists exactly the roles to assign.
 
 // The extension version is set in infra/bicepconfig.json (microsoftgraph/v1.0:1.0.0). It is restored from
-// mcr.microsoft.com at build time: CHECK it is still the current one before relying on it
-// (https://aka.ms/graphbicep, microsoftgraph/msgraph-bicep-types). Needs Bicep CLI 0.36.1 or later.
+// mcr.microsoft.com at build time (https://aka.ms/graphbicep, microsoftgraph/msgraph-bicep-types).
+// Needs Bicep CLI 0.36.1 or later (CI pins the version).
 extension microsoftGraphV1
 
 @description('Object (principal) id of the function app\'s managed identity: the functionAppPrincipalId output of main.bicep.')
 param functionAppPrincipalId string
 
-@description('Workloads whose configuration UTCM may read (snapshot). Least privilege: only Entra by default. Allowed: Entra, Intune, Teams, Exchange.')
+@description('Workloads whose configuration UTCM may read (snapshot). Least privilege: only Entra by default.')
 @allowed([
   'Entra'
   'Intune'
   'Teams'
   'Exchange'
+  'SecurityAndCompliance'
 ])
 param workloads array = [
   'Entra'
@@ -35,11 +39,12 @@ param additionalUtcmGraphRoles array = []
 var graphAppId = '00000003-0000-0000-c000-000000000000' // Microsoft Graph
 var exchangeOnlineAppId = '00000002-0000-0ff1-ce00-000000000000' // Office 365 Exchange Online
 var utcmAppId = '03b07b79-c5bc-4b5e-9bfa-13acf4a99998' // Unified Tenant Configuration Management
+var m365AdminServicesAppId = '6b91db1b-f05b-405a-a0b2-e3f60b28d645' // M365 Admin Services
 
 // What the app itself calls: createSnapshot and the configurationSnapshotJobs reads and deletes.
 var appGraphRole = 'ConfigurationMonitoring.ReadWrite.All'
 
-// READ permissions the UTCM service principal needs per workload (utcm-api.md 5.2; the per-type
+// Microsoft Graph READ permissions the UTCM service principal needs per workload (the per-type
 // "Permissions" sections of the UTCM docs). Some Entra types need more: use additionalUtcmGraphRoles.
 var utcmGraphRolesByWorkload = {
   Entra: [
@@ -57,23 +62,50 @@ var utcmGraphRolesByWorkload = {
     'DeviceManagementRBAC.Read.All'
     'DeviceManagementServiceConfig.Read.All'
   ]
-  // Teams also needs the Global Reader directory role (see infra/README.md).
   Teams: [
     'Organization.Read.All'
   ]
-  // Exchange reads with Exchange.ManageAsApp on Exchange Online (below) + Global Reader (infra/README.md).
+  // Exchange and Security & Compliance read through Exchange Online (Exchange.ManageAsApp, below).
   Exchange: []
+  SecurityAndCompliance: []
+}
+
+// Entra directory roles the UTCM service principal needs per workload to read; role template ids are the
+// same in every tenant (https://learn.microsoft.com/entra/identity/role-based-access-control/permissions-reference).
+var utcmDirectoryRolesByWorkload = {
+  Entra: []
+  Intune: []
+  // Teams Reader reads everything in the Teams admin center and nothing else: narrower than Global Reader.
+  Teams: [
+    {
+      displayName: 'Teams Reader'
+      roleTemplateId: '1076ac91-f3d9-41a7-a339-dcdf5f480acc'
+    }
+  ]
+  // microsoft.exchange.* pages: Global Reader to read.
+  Exchange: [
+    {
+      displayName: 'Global Reader'
+      roleTemplateId: 'f2ef992c-3afb-46b9-b7cf-a126ee74c451'
+    }
+  ]
+  // microsoft.securityAndCompliance.* pages: Security Reader to read (a few types, e.g. complianceTag,
+  // name Compliance Administrator even to read: see infra/README.md).
+  SecurityAndCompliance: [
+    {
+      displayName: 'Security Reader'
+      roleTemplateId: '5d6b6bb7-de71-4623-b4af-96380a352509'
+    }
+  ]
 }
 
 // union() also drops duplicates.
 var utcmGraphRoles = union(flatten(map(workloads, workload => utcmGraphRolesByWorkload[workload])), additionalUtcmGraphRoles)
+var utcmDirectoryRoles = union(flatten(map(workloads, workload => utcmDirectoryRolesByWorkload[workload])), [])
 
-// Exchange.ManageAsApp on Office 365 Exchange Online (app role id dc50a0fb-09a3-484d-be87-e023b12c6440).
+// Exchange.ManageAsApp on Office 365 Exchange Online, for the Exchange and Security & Compliance workloads.
 var exchangeRole = 'Exchange.ManageAsApp'
-var grantExchange = contains(workloads, 'Exchange')
-
-// Global Reader (role template id f2ef992c-3afb-46b9-b7cf-a126ee74c451) is needed for Teams and Exchange.
-var directoryRoleNeeded = contains(workloads, 'Teams') || contains(workloads, 'Exchange')
+var grantExchange = contains(workloads, 'Exchange') || contains(workloads, 'SecurityAndCompliance')
 
 resource graphSp 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: graphAppId
@@ -85,9 +117,14 @@ resource appConfigurationMonitoring 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
   appRoleId: filter(graphSp.appRoles, role => role.value == appGraphRole)[0].id
 }
 
-// Declaring the service principal by appId creates it when the tenant does not have it yet (idempotent).
+// Declaring a service principal by appId creates it when the tenant does not have it yet (idempotent).
 resource utcmSp 'Microsoft.Graph/servicePrincipals@v1.0' = {
   appId: utcmAppId
+}
+
+// UTCM's setup page: the M365 Admin Services service principal must also exist in the tenant.
+resource m365AdminServicesSp 'Microsoft.Graph/servicePrincipals@v1.0' = {
+  appId: m365AdminServicesAppId
 }
 
 resource utcmGraphGrants 'Microsoft.Graph/appRoleAssignedTo@v1.0' = [
@@ -104,15 +141,18 @@ resource exchangeSp 'Microsoft.Graph/servicePrincipals@v1.0' existing = if (gran
 
 resource utcmExchangeGrant 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (grantExchange) {
   principalId: utcmSp.id
-  resourceId: exchangeSp.id
-  appRoleId: filter(exchangeSp.appRoles, role => role.value == exchangeRole)[0].id
+  resourceId: exchangeSp!.id
+  appRoleId: filter(exchangeSp!.appRoles, role => role.value == exchangeRole)[0].id
 }
 
-@description('Object id of the UTCM service principal (for the Global Reader role assignment, if needed).')
+@description('Object id of the UTCM service principal: assign it the utcmDirectoryRoles (infra/README.md).')
 output utcmServicePrincipalId string = utcmSp.id
+
+@description('Object id of the M365 Admin Services service principal.')
+output m365AdminServicesServicePrincipalId string = m365AdminServicesSp.id
 
 @description('Microsoft Graph application permissions granted to the UTCM service principal.')
 output utcmGraphRoles array = utcmGraphRoles
 
-@description('True when the chosen workloads need the Global Reader directory role on the UTCM service principal (Teams, Exchange): assign it as infra/README.md shows.')
-output utcmDirectoryRoleNeeded bool = directoryRoleNeeded
+@description('Entra directory roles ({displayName, roleTemplateId}) to assign to the UTCM service principal, as infra/README.md shows: Bicep cannot.')
+output utcmDirectoryRoles array = utcmDirectoryRoles

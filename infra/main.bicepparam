@@ -1,18 +1,23 @@
 // Parameters of main.bicep. Works with `az deployment group create -p infra/main.bicepparam` and with azd
-// (azd sets AZURE_ENV_NAME). Everything not named here keeps main.bicep's default.
+// (azd sets AZURE_ENV_NAME and AZURE_PRINCIPAL_ID). Everything not named here keeps main.bicep's default;
+// location defaults to the resource group's region. tests/infra/test_params.py checks every value here
+// against the parameter types and allowed values of main.bicep.
 using './main.bicep'
 
 param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'snapshot')
 
-// SystemAssigned (default) or UserAssigned.
-param identityType = 'SystemAssigned'
+// UserAssigned (default: roles exist before the site) or SystemAssigned.
+param identityType = 'UserAssigned'
 
 // Only the app settings to change from the defaults of snapshot/settings.py, e.g.
 // { SNAPSHOT_POLL_SCHEDULE: '0 */2 * * * *' }
 param snapshotSettings = {}
 
-// Object id of a user to grant storage data roles for local debugging; empty = none.
-param deployerPrincipalId = ''
+// The deployer (azd's signed-in principal) gets the storage data roles to run the app locally against
+// Azure storage; empty = none. Signed in as a service principal? Also pass deployerPrincipalType.
+param deployerPrincipalId = readEnvironmentVariable('AZURE_PRINCIPAL_ID', '')
+
+param deployerPrincipalType = 'User'
 
 param maximumInstanceCount = 40
 

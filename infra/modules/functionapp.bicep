@@ -1,7 +1,9 @@
 // The function app: Flex Consumption (FC1) plan, Linux, Python 3.11, code package in a blob container
 // reached with the app's managed identity, identity-based host storage, App Insights with Entra auth.
 // Flex Consumption forbids FUNCTIONS_WORKER_RUNTIME, FUNCTIONS_EXTENSION_VERSION, WEBSITE_RUN_FROM_PACKAGE,
-// WEBSITE_CONTENT*, ... as app settings: the runtime is in functionAppConfig, never in app settings.
+// WEBSITE_CONTENT*, ... as app settings, and lists site properties it does not support (ftpsState, alwaysOn,
+// use32BitWorkerProcess, linuxFxVersion, ...): none of them is set here. Source:
+// https://learn.microsoft.com/azure/azure-functions/functions-app-settings#flex-consumption-plan-deprecations
 
 @description('Name of the function app (globally unique: it is the host name).')
 param name string
@@ -12,18 +14,24 @@ param planName string
 @description('Azure region of the plan and the app.')
 param location string
 
-@description('Tags applied to the plan, the app and the identity. main.bicep adds azd-service-name.')
+@description('Tags applied to the plan and the app.')
 param tags object = {}
 
-@description('SystemAssigned (default) or UserAssigned: the managed identity the app uses for storage, App Insights and Graph.')
-@allowed([
-  'SystemAssigned'
-  'UserAssigned'
-])
-param identityType string = 'SystemAssigned'
+@description('Tags applied to the app only: azd finds the app to deploy by azd-service-name, which must be on one resource.')
+param siteTags object = {}
 
-@description('Name of the user-assigned identity created when identityType is UserAssigned.')
-param userAssignedIdentityName string = ''
+@description('UserAssigned (default: the identity of identity.bicep, whose roles exist before the site) or SystemAssigned.')
+@allowed([
+  'UserAssigned'
+  'SystemAssigned'
+])
+param identityType string = 'UserAssigned'
+
+@description('Resource id of the user-assigned identity (identity.bicep); unused for SystemAssigned.')
+param userAssignedIdentityId string = ''
+
+@description('Client id of the user-assigned identity; unused for SystemAssigned.')
+param userAssignedClientId string = ''
 
 @description('Blob endpoint of the storage account (https://<account>.blob.<suffix>/).')
 param blobEndpoint string
@@ -57,15 +65,6 @@ param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
 var useUserAssigned = identityType == 'UserAssigned'
-
-resource userAssignedIdentity 'Microsoft.ManagedIdentity/userAssignedIdentities@2023-01-31' = if (useUserAssigned) {
-  name: userAssignedIdentityName
-  location: location
-  tags: tags
-}
-
-var userAssignedIdentityId = useUserAssigned ? userAssignedIdentity.id : ''
-var userAssignedClientId = useUserAssigned ? userAssignedIdentity.properties.clientId : ''
 
 // Host storage by identity: no connection string, no key.
 var hostStorageSettings = {
@@ -104,7 +103,7 @@ resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
 resource site 'Microsoft.Web/sites@2024-11-01' = {
   name: name
   location: location
-  tags: tags
+  tags: union(tags, siteTags)
   kind: 'functionapp,linux'
   identity: useUserAssigned ? {
     type: 'UserAssigned'
@@ -121,7 +120,6 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
     }
     functionAppConfig: {
@@ -178,8 +176,5 @@ output name string = site.name
 @description('Default host name of the function app.')
 output defaultHostName string = site.properties.defaultHostName
 
-@description('Object (principal) id of the identity the app runs as: grant roles and Graph permissions to it.')
-output principalId string = useUserAssigned ? userAssignedIdentity.properties.principalId : site.identity.principalId
-
-@description('Client id of the user-assigned identity; empty for a system-assigned one.')
-output clientId string = userAssignedClientId
+@description('Object (principal) id of the system-assigned identity; empty for a user-assigned one (identity.bicep has it).')
+output systemAssignedPrincipalId string = useUserAssigned ? '' : site.identity.principalId
