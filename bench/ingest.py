@@ -49,7 +49,7 @@ async def poller_run(st: Stack, n: int, trace: bool) -> dict[str, Any]:
 
     clients.STORE_CLIENT_OPTIONS["raw_request_hook"] = count_request
     store = clients.store()
-    for table in (store.settings.jobs_table, store.settings.resources_table, store.settings.quota_table):
+    for table in (store.settings.tables.jobs, store.settings.tables.resources, store.settings.tables.quota):
         await store.tables.get(table)  # created before the clock starts (the app does it once per process)
     clients.graph()
     job = control.create_job(displayName=f"Bench ingest {n}", resources=[USER])

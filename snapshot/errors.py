@@ -21,10 +21,21 @@ class FieldError:
 
 
 class ServiceError(Exception):
-    """Base of every error the app answers with; `detail` is safe to show to callers."""
+    """Base of every error the app answers with; `detail` is safe to show to callers.
+
+    Each subclass names the HTTP status and problem title it is answered with: `class X(ServiceError,
+    status=..., title=...)`.
+    """
 
     status = 500
     title = "Internal error"
+
+    def __init_subclass__(cls, status: int | None = None, title: str | None = None, **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if title is not None:
+            cls.title = title
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
@@ -39,69 +50,52 @@ class Retryable(ServiceError):
         self.retry_after = retry_after
 
 
-class ValidationFailed(ServiceError):
-    status = 400
-    title = "The request is not valid"
+# The caller's request --------------------------------------------------------------------------------
 
+
+class ValidationFailed(ServiceError, status=400, title="The request is not valid"):
     def __init__(self, errors: list[FieldError], detail: str | None = None) -> None:
         self.errors = errors
         summary = "; ".join(f"{e.field}: {e.message}" for e in errors)
         super().__init__(detail or summary)
 
 
-class NotFound(ServiceError):
-    status = 404
-    title = "Not found"
+class NotFound(ServiceError, status=404, title="Not found"): ...
 
 
-class Conflict(ServiceError):
-    status = 409
-    title = "Conflict"
-
+class Conflict(ServiceError, status=409, title="Conflict"):
     def __init__(self, detail: str, existing_job_id: str | None = None) -> None:
         super().__init__(detail)
         self.existing_job_id = existing_job_id
 
 
-class UnsupportedMediaType(ServiceError):
-    status = 415
-    title = "Unsupported media type"
+class UnsupportedMediaType(ServiceError, status=415, title="Unsupported media type"): ...
 
 
-class PayloadTooLarge(ServiceError):
-    status = 413
-    title = "Request body too large"
+class PayloadTooLarge(ServiceError, status=413, title="Request body too large"): ...
 
 
-class Unavailable(Retryable):
+class QuotaExhausted(Retryable, status=429, title="The monthly snapshot quota is used up"): ...
+
+
+# The app's dependencies ------------------------------------------------------------------------------
+
+
+class Unavailable(Retryable, status=503, title="Service unavailable"):
     """A dependency is throttled or down."""
 
-    status = 503
-    title = "Service unavailable"
+
+class StorageUnavailable(Unavailable, title="Table Storage is unavailable"): ...
 
 
-class StorageUnavailable(Unavailable):
-    title = "Table Storage is unavailable"
+class IdentityUnavailable(ServiceError, status=503, title="The managed identity could not get a token"): ...
 
 
-class IdentityUnavailable(ServiceError):
-    status = 503
-    title = "The managed identity could not get a token"
+# Graph's answers, raised by snapshot.graph -----------------------------------------------------------
 
 
-class QuotaExhausted(Retryable):
-    status = 429
-    title = "The monthly snapshot quota is used up"
-
-
-# Graph errors, raised by snapshot.graph ------------------------------------------------------------
-
-
-class GraphError(ServiceError):
+class GraphError(ServiceError, status=502, title="Microsoft Graph error"):
     """An answer from Graph that is not a success. `graph_status` is Graph's own HTTP status."""
-
-    status = 502
-    title = "Microsoft Graph error"
 
     def __init__(self, detail: str, graph_status: int | None = None, code: str | None = None, **kwargs: object) -> None:
         super().__init__(detail, **kwargs)  # cooperative: Retryable takes retry_after
@@ -109,59 +103,38 @@ class GraphError(ServiceError):
         self.code = code
 
 
-class GraphUnsupportedTypes(GraphError):
-    status = 400
-    title = "Microsoft Graph does not accept some resource types"
-
+class GraphUnsupportedTypes(GraphError, status=400, title="Microsoft Graph does not accept some resource types"):
     def __init__(self, types: list[str], detail: str) -> None:
         super().__init__(detail, 400, "BadRequest")
         self.types = types
 
 
-class GraphBadRequest(GraphError):
-    status = 400
-    title = "Microsoft Graph rejected the request"
+class GraphBadRequest(GraphError, status=400, title="Microsoft Graph rejected the request"): ...
 
 
-class GraphNameConflict(GraphError):
-    status = 409
-    title = "The display name is taken"
+class GraphNameConflict(GraphError, status=409, title="The display name is taken"): ...
 
 
-class GraphJobLimit(GraphError):
-    status = 409
-    title = "Microsoft Graph already holds 12 snapshot jobs"
+class GraphJobLimit(GraphError, status=409, title="Microsoft Graph already holds 12 snapshot jobs"): ...
 
 
-class GraphPermissionDenied(GraphError):
-    status = 502
-    title = "The app's identity lacks a Microsoft Graph permission"
+class GraphPermissionDenied(GraphError, status=502, title="The app's identity lacks a Microsoft Graph permission"):
+    """The managed identity lacks ConfigurationMonitoring.ReadWrite.All (or its admin consent)."""
 
 
-class GraphNotFound(GraphError):
-    status = 404
-    title = "Not found in Microsoft Graph"
+class GraphNotFound(GraphError, status=404, title="Not found in Microsoft Graph"): ...
 
 
-class GraphThrottled(GraphError, Retryable):
+class GraphThrottled(GraphError, Retryable, status=503, title="Microsoft Graph is throttling requests"):
     """Graph answered 429: the request was refused, not processed."""
 
-    status = 503
-    title = "Microsoft Graph is throttling requests"
 
-
-class GraphUnavailable(GraphError, Retryable):
+class GraphUnavailable(GraphError, Retryable, status=503, title="Microsoft Graph is unavailable"):
     """Graph failed or did not answer; for a create, whether the job exists is unknown."""
 
-    status = 503
-    title = "Microsoft Graph is unavailable"
 
-
-class ContentRefused(GraphError):
+class ContentRefused(GraphError, status=502, title="Snapshot content refused"):
     """The snapshot content cannot be fetched as Graph described it (wrong host, too large...)."""
-
-    status = 502
-    title = "Snapshot content refused"
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> int | None:

@@ -12,8 +12,8 @@ import ipaddress
 import os
 import re
 import socket
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import astuple, dataclass
 from typing import Annotated
 from urllib.parse import urlsplit
 
@@ -89,6 +89,19 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class TableNames:
+    """The tables the app keeps, all named `{SNAPSHOT_TABLE_PREFIX}<Kind>`."""
+
+    jobs: str
+    resources: str
+    idempotency: str
+    quota: str
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(astuple(self))
+
+
 class Settings(BaseModel):
     """Every setting the code reads, by its app-setting name (the alias)."""
 
@@ -151,25 +164,9 @@ class Settings(BaseModel):
         return urlsplit(self.graph_base_url).netloc.lower()
 
     @property
-    def jobs_table(self) -> str:
-        return f"{self.table_prefix}Jobs"
-
-    @property
-    def resources_table(self) -> str:
-        return f"{self.table_prefix}Resources"
-
-    @property
-    def idempotency_table(self) -> str:
-        return f"{self.table_prefix}Idempotency"
-
-    @property
-    def quota_table(self) -> str:
-        return f"{self.table_prefix}Quota"
-
-    @property
-    def table_names(self) -> tuple[str, ...]:
-        """Every table the app keeps (tests empty them all between cases)."""
-        return (self.jobs_table, self.resources_table, self.idempotency_table, self.quota_table)
+    def tables(self) -> TableNames:
+        prefix = self.table_prefix
+        return TableNames(f"{prefix}Jobs", f"{prefix}Resources", f"{prefix}Idempotency", f"{prefix}Quota")
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(

@@ -18,10 +18,10 @@ class Store:
     def __init__(self, settings: Settings, **client_options: Any) -> None:
         self.settings = settings
         self.tables = Tables(settings, **client_options)
-        self.jobs = JobTable(self.tables, settings.jobs_table)
-        self.keys = IdempotencyKeys(self.tables, settings.idempotency_table)
-        self.resources = ResourceTable(self.tables, settings.resources_table)
-        self.ledger = QuotaLedger(self.tables, settings.quota_table)
+        self.jobs = JobTable(self.tables, settings.tables.jobs)
+        self.keys = IdempotencyKeys(self.tables, settings.tables.idempotency)
+        self.resources = ResourceTable(self.tables, settings.tables.resources)
+        self.ledger = QuotaLedger(self.tables, settings.tables.quota)
 
     async def close(self) -> None:
         await self.tables.close()

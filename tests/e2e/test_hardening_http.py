@@ -10,7 +10,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 from urllib.parse import quote
 
-import azure.functions as func
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -19,50 +18,12 @@ from hypothesis import strategies as st
 from devtools import services
 from devtools.emulator import EmulatorControl
 from tests.support import E2E_TABLE_PREFIX, bindings, run_function
-
-USER = "microsoft.entra.user"
-
+from tests.support.hostile import HOSTILE
+from tests.support.inprocess import (
+    USER,
+)
 
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
-
-
-INJECTION = "x' or PartitionKey ne '"
-
-
-HOSTILE = [
-    "'",
-    '"',
-    "''",
-    "#",
-    "/",
-    "\\",
-    "?",
-    "%",
-    "%27",
-    "%2F",
-    "a/b",
-    "..",
-    "~",
-    "~part~x",
-    INJECTION,
-    "' or 1 eq 1 or '",
-    "\x00",
-    "\x01\x1b[31m",
-    "line\nbreak\r",
-    "\t",
-    "\x7f",
-    "é ü 東京 🙂",
-    "\u202e",
-    "\ufeff",
-    "<script>",
-    "$filter=true",
-    "null",
-    "-1",
-    "²",
-    "0x10",
-    " ",
-    "x" * 10_000,
-]
 
 
 def assert_problem(response: httpx.Response) -> None:
@@ -77,26 +38,6 @@ def assert_problem(response: httpx.Response) -> None:
         body = response.json()
         assert {"type", "title", "status", "detail"} <= set(body), body
         assert body["status"] == response.status_code
-
-
-def request(
-    method: str,
-    route: str,
-    route_params: dict[str, str] | None = None,
-    params: dict[str, str] | None = None,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-) -> func.HttpRequest:
-    """The func.HttpRequest the host builds: the URL as sent (percent-encoded), route params decoded."""
-    path = route.format(**{k: quote(v, safe="") for k, v in (route_params or {}).items()})
-    return func.HttpRequest(
-        method,
-        f"http://127.0.0.1:7071/api/{path}",
-        headers=headers or {},
-        params=params or {},
-        route_params=route_params or {},
-        body=body,
-    )
 
 
 def logic_apps_post(client: httpx.Client, body: dict[str, Any], key: str, timeout: float = 60) -> list[httpx.Response]:

@@ -16,8 +16,8 @@ from aiohttp import web
 from devtools.emulator import EmulatorControl
 from snapshot import http_api
 from snapshot.callbacks import policy
-from snapshot.settings import get_settings
 from snapshot.usecases import notify, poll, reads
+from tests.support import use_setting
 from tests.support.receiver import Serve, Server
 
 TYPES = ["microsoft.entra.conditionalAccessPolicy"]
@@ -25,8 +25,7 @@ TYPES = ["microsoft.entra.conditionalAccessPolicy"]
 
 @pytest.fixture
 def local_callbacks(monkeypatch: pytest.MonkeyPatch, app_env: dict[str, str], trust: ssl.SSLContext) -> None:
-    monkeypatch.setenv("SNAPSHOT_CALLBACK_ALLOWED_HOSTS", "localhost")
-    get_settings.cache_clear()
+    use_setting(monkeypatch, "SNAPSHOT_CALLBACK_ALLOWED_HOSTS", "localhost")
     monkeypatch.setattr(notify, "CALLBACK_VERIFY", trust)
     monkeypatch.setattr(policy, "BASE_DELAY_SECONDS", 0.0)  # retry at the next tick, not 30 s later
 

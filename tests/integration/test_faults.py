@@ -13,111 +13,30 @@ import os
 import signal
 import subprocess
 import time
-from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
-import azure.functions as func
 import pytest
 
 from devtools import services
 from devtools.emulator import EmulatorControl
 from snapshot import clients, http_api
 from snapshot import settings as settings_module
-from snapshot.models import ContentState, StartSnapshotRequest
-from snapshot.store import Store
+from snapshot.models import ContentState
 from snapshot.store.resources import ResourceTable
 from snapshot.usecases import idempotency, ingest, poll, quota, reads
-from snapshot.usecases.start import start_snapshot
-from snapshot.usecases.tick_report import TickReport
-from tests.support import LOG_DIR, stored_resources
-
-USER = "microsoft.entra.user"
-
+from tests.support import LOG_DIR
+from tests.support.inprocess import (
+    USER,
+    all_rows,
+    assert_tables_match_graph,
+    request,
+    start_job,
+    tick_until_stored,
+)
 
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
-
-
-async def start(name: str, resources: list[str] | None = None) -> str:
-    request = StartSnapshotRequest(displayName=name, resources=resources or [USER])
-    return (await start_snapshot(request)).record.id
-
-
-def served_content(emulator: EmulatorControl, job_id: str) -> dict[str, Any]:
-    job = next(j for j in emulator.jobs() if j["id"] == job_id)
-    return emulator.snapshot_content(job["resourceLocation"].split("('")[1].split("')")[0])
-
-
-def canonical(resources: list[dict[str, Any]]) -> list[str]:
-    return sorted(json.dumps(r, sort_keys=True) for r in resources)
-
-
-async def all_rows(store: Store, table_name: str) -> list[dict[str, Any]]:
-    table = await store.tables.get(table_name)
-    return [dict(e) async for e in table.list_entities()]
-
-
-async def assert_tables_match_graph(emulator: EmulatorControl, require_stored: bool = True) -> int:
-    """Every emulator job exactly once (record + one listing row); stored jobs hold exactly the served content.
-
-    Returns the number of resources stored for the emulator's jobs.
-    """
-    store = clients.store()
-    graph_jobs = {j["id"]: j for j in emulator.jobs()}
-    rows = await all_rows(store, store.settings.jobs_table)
-    records = [r for r in rows if not r["RowKey"].startswith("~")]
-    listings = Counter(r["JobId"] for r in rows if r["RowKey"].startswith("~"))
-    assert sorted(r["RowKey"] for r in records) == sorted(graph_jobs), "jobs table and Graph disagree"
-    assert listings == Counter(list(graph_jobs)), f"listing rows are not one per job: {listings}"
-    partitions = Counter(r["PartitionKey"] for r in await all_rows(store, store.settings.resources_table))
-    assert set(partitions) <= set(graph_jobs), "resource rows of a job Graph never had"
-    total = 0
-    for job_id, job in graph_jobs.items():
-        record = await reads.get_job(job_id)
-        if job["status"] not in ("succeeded", "partiallySuccessful"):
-            assert partitions.get(job_id, 0) == 0
-            continue
-        if record.content_state != ContentState.STORED:
-            assert not require_stored, f"job {job_id} not stored"
-            continue
-        served = served_content(emulator, job_id)["resources"]
-        stored = await stored_resources(store, job_id)
-        assert len(stored) == len(served) == record.resource_count
-        assert canonical(stored) == canonical(served)
-        total += len(served)
-    return total
-
-
-async def tick_until_stored(max_ticks: int = 6) -> list[TickReport]:
-    reports = []
-    for _ in range(max_ticks):
-        reports.append(await poll.poll())
-        records = await clients.store().jobs.all()
-        if not any(r.awaiting_content for r in records):
-            return reports
-    raise AssertionError(f"content still pending after {max_ticks} ticks: {reports}")
-
-
-def request(
-    method: str,
-    route: str,
-    route_params: dict[str, str] | None = None,
-    params: dict[str, str] | None = None,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-) -> func.HttpRequest:
-    """The func.HttpRequest the host builds: the URL as sent (percent-encoded), route params decoded."""
-    path = route.format(**{k: quote(v, safe="") for k, v in (route_params or {}).items()})
-    return func.HttpRequest(
-        method,
-        f"http://127.0.0.1:7071/api/{path}",
-        headers=headers or {},
-        params=params or {},
-        route_params=route_params or {},
-        body=body,
-    )
 
 
 async def test_a_429_storm_during_a_tick_loses_nothing_and_a_later_tick_completes(
@@ -125,7 +44,7 @@ async def test_a_429_storm_during_a_tick_loses_nothing_and_a_later_tick_complete
 ) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={USER: 250})
     for n in range(3):
-        await start(f"Storm job {n:02d}")
+        await start_job(f"Storm job {n:02d}")
     emulator.create_job(displayName="Storm adopted job", resources=TYPES)
     # The list is throttled twice (the SDK's retry handler waits Retry-After and gets through), then the
     # downloads are throttled longer than the retry handler waits: the tick must stop, not lose anything.
@@ -148,13 +67,13 @@ async def test_a_throttled_list_ends_the_tick_and_changes_nothing(
     app_env: dict[str, str], emulator: EmulatorControl
 ) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
-    await start("Listed late job")
+    await start_job("Listed late job")
     emulator.add_fault(method="GET", path="configurationSnapshotJobs", status=429, retryAfter=1, times=4)
     store = clients.store()
-    before = await all_rows(store, store.settings.jobs_table)
+    before = await all_rows(store, store.settings.tables.jobs)
     report = await poll.poll()
     assert report.throttled and report.downloaded == 0
-    after = await all_rows(store, store.settings.jobs_table)
+    after = await all_rows(store, store.settings.tables.jobs)
     assert [r["RowKey"] for r in after] == [r["RowKey"] for r in before]
     await tick_until_stored()
     await assert_tables_match_graph(emulator)
@@ -187,7 +106,7 @@ async def test_azurite_restarted_half_way_through_an_ingestion(
     own_azurite: services.Service, emulator: EmulatorControl, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={USER: 3000})
-    job_id = await start("Restarted storage job")
+    job_id = await start_job("Restarted storage job")
     store = clients.store()
     submitted = {"n": 0}
     submit = ResourceTable._submit
@@ -208,18 +127,18 @@ async def test_azurite_restarted_half_way_through_an_ingestion(
     first = await asyncio.wait_for(tick, 120)
     record = await reads.get_job(job_id)
     assert first.downloaded + first.failures == 1
-    half = len(await all_rows(store, store.settings.resources_table))
+    half = len(await all_rows(store, store.settings.tables.resources))
     if first.failures:
         assert 0 < half < 3000, half  # really cut half-way
     assert record.content_state in (ContentState.PENDING, ContentState.STORED)
 
     await tick_until_stored()
     await assert_tables_match_graph(emulator)
-    rows = await all_rows(store, store.settings.resources_table)
+    rows = await all_rows(store, store.settings.tables.resources)
     assert len(rows) == 3000 and len({(r["PartitionKey"], r["RowKey"]) for r in rows}) == 3000
     again = await ingest.ingest(clients.graph(), store, await reads.get_job(job_id))
     assert again.resource_count == 3000
-    assert len(await all_rows(store, store.settings.resources_table)) == 3000
+    assert len(await all_rows(store, store.settings.tables.resources)) == 3000
     assert (await quota.quota_status()).used == 3000
 
 
@@ -253,7 +172,7 @@ async def test_a_lost_create_that_graph_cannot_confirm_is_settled_by_the_retry(
 async def test_two_ticks_at_once_in_process(app_env: dict[str, str], emulator: EmulatorControl) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={USER: 300})
     for n in range(2):
-        await start(f"Concurrent tick {n:02d}")
+        await start_job(f"Concurrent tick {n:02d}")
     for n in range(2):
         emulator.create_job(displayName=f"Adopted twice {n:02d}", resources=[USER])
     reports = await asyncio.gather(poll.poll(), poll.poll())

@@ -11,7 +11,7 @@ import pytest
 from devtools import services
 from devtools.emulator import EmulatorControl
 from snapshot import http_api
-from snapshot.settings import get_settings
+from tests.support import use_setting
 
 
 async def call_health() -> tuple[int, dict]:
@@ -39,8 +39,7 @@ def stopped_azurite() -> Iterator[services.Service]:
 async def test_503_names_table_storage_when_azurite_is_stopped(
     app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, stopped_azurite: services.Service
 ) -> None:
-    monkeypatch.setenv("AzureWebJobsStorage", services.azurite_connection_string(stopped_azurite.port))
-    get_settings.cache_clear()
+    use_setting(monkeypatch, "AzureWebJobsStorage", services.azurite_connection_string(stopped_azurite.port))
     status, body = await call_health()
     assert status == 503
     assert body["checks"]["tableStorage"] == "unreachable"

@@ -8,127 +8,26 @@ import re
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import quote
 
 import azure.functions as func
 import pytest
 
 from devtools.emulator import EmulatorControl
 from snapshot import clients, http_api
-from snapshot.models import ContentState, StartSnapshotRequest
-from snapshot.store import Store
 from snapshot.store.tables import encode_token
-from snapshot.usecases import poll, reads
-from snapshot.usecases.start import start_snapshot
-from snapshot.usecases.tick_report import TickReport
-from tests.support import stored_resources
-
-USER = "microsoft.entra.user"
-
+from snapshot.usecases import poll
+from tests.support.hostile import CONTROL_CHARS, HOSTILE, INJECTION
+from tests.support.inprocess import (
+    USER,
+    all_rows,
+    assert_tables_match_graph,
+    request,
+    served_content,
+    start_job,
+    tick_until_stored,
+)
 
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
-
-
-CONTROL_CHARS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-INJECTION = "x' or PartitionKey ne '"
-
-
-HOSTILE = [
-    "'",
-    '"',
-    "''",
-    "#",
-    "/",
-    "\\",
-    "?",
-    "%",
-    "%27",
-    "%2F",
-    "a/b",
-    "..",
-    "~",
-    "~part~x",
-    INJECTION,
-    "' or 1 eq 1 or '",
-    "\x00",
-    "\x01\x1b[31m",
-    "line\nbreak\r",
-    "\t",
-    "\x7f",
-    "é ü 東京 🙂",
-    "\u202e",
-    "\ufeff",
-    "<script>",
-    "$filter=true",
-    "null",
-    "-1",
-    "²",
-    "0x10",
-    " ",
-    "x" * 10_000,
-]
-
-
-async def start(name: str, resources: list[str] | None = None) -> str:
-    request = StartSnapshotRequest(displayName=name, resources=resources or [USER])
-    return (await start_snapshot(request)).record.id
-
-
-def served_content(emulator: EmulatorControl, job_id: str) -> dict[str, Any]:
-    job = next(j for j in emulator.jobs() if j["id"] == job_id)
-    return emulator.snapshot_content(job["resourceLocation"].split("('")[1].split("')")[0])
-
-
-def canonical(resources: list[dict[str, Any]]) -> list[str]:
-    return sorted(json.dumps(r, sort_keys=True) for r in resources)
-
-
-async def all_rows(store: Store, table_name: str) -> list[dict[str, Any]]:
-    table = await store.tables.get(table_name)
-    return [dict(e) async for e in table.list_entities()]
-
-
-async def assert_tables_match_graph(emulator: EmulatorControl, require_stored: bool = True) -> int:
-    """Every emulator job exactly once (record + one listing row); stored jobs hold exactly the served content.
-
-    Returns the number of resources stored for the emulator's jobs.
-    """
-    store = clients.store()
-    graph_jobs = {j["id"]: j for j in emulator.jobs()}
-    rows = await all_rows(store, store.settings.jobs_table)
-    records = [r for r in rows if not r["RowKey"].startswith("~")]
-    listings = Counter(r["JobId"] for r in rows if r["RowKey"].startswith("~"))
-    assert sorted(r["RowKey"] for r in records) == sorted(graph_jobs), "jobs table and Graph disagree"
-    assert listings == Counter(list(graph_jobs)), f"listing rows are not one per job: {listings}"
-    partitions = Counter(r["PartitionKey"] for r in await all_rows(store, store.settings.resources_table))
-    assert set(partitions) <= set(graph_jobs), "resource rows of a job Graph never had"
-    total = 0
-    for job_id, job in graph_jobs.items():
-        record = await reads.get_job(job_id)
-        if job["status"] not in ("succeeded", "partiallySuccessful"):
-            assert partitions.get(job_id, 0) == 0
-            continue
-        if record.content_state != ContentState.STORED:
-            assert not require_stored, f"job {job_id} not stored"
-            continue
-        served = served_content(emulator, job_id)["resources"]
-        stored = await stored_resources(store, job_id)
-        assert len(stored) == len(served) == record.resource_count
-        assert canonical(stored) == canonical(served)
-        total += len(served)
-    return total
-
-
-async def tick_until_stored(max_ticks: int = 6) -> list[TickReport]:
-    reports = []
-    for _ in range(max_ticks):
-        reports.append(await poll.poll())
-        records = await clients.store().jobs.all()
-        if not any(r.awaiting_content for r in records):
-            return reports
-    raise AssertionError(f"content still pending after {max_ticks} ticks: {reports}")
 
 
 def assert_function_problem(response: func.HttpResponse) -> dict[str, Any]:
@@ -144,26 +43,6 @@ def assert_function_problem(response: func.HttpResponse) -> dict[str, Any]:
     return result
 
 
-def request(
-    method: str,
-    route: str,
-    route_params: dict[str, str] | None = None,
-    params: dict[str, str] | None = None,
-    body: bytes = b"",
-    headers: dict[str, str] | None = None,
-) -> func.HttpRequest:
-    """The func.HttpRequest the host builds: the URL as sent (percent-encoded), route params decoded."""
-    path = route.format(**{k: quote(v, safe="") for k, v in (route_params or {}).items()})
-    return func.HttpRequest(
-        method,
-        f"http://127.0.0.1:7071/api/{path}",
-        headers=headers or {},
-        params=params or {},
-        route_params=route_params or {},
-        body=body,
-    )
-
-
 QUERY_NAMES = ["status", "top", "continuationToken", "resourceType", "against", "keepContent", "code"]
 
 
@@ -176,10 +55,10 @@ async def two_stored_jobs(app_env: dict[str, str], emulator: EmulatorControl) ->
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={USER: 2})
     hostile = [{"resourceType": USER, "displayName": name, "properties": {"Note": name}} for name in HOSTILE_NAMES]
     emulator.change_tenant(set=hostile)
-    a = await start("Hostile names A")
+    a = await start_job("Hostile names A")
     await tick_until_stored()
     emulator.change_tenant(set=[{"resourceType": USER, "displayName": "Only in B", "properties": {"Secret": 1}}])
-    b = await start("Hostile names B")
+    b = await start_job("Hostile names B")
     await tick_until_stored()
     yield a, b
 
@@ -190,7 +69,7 @@ async def test_hostile_resource_names_are_stored_and_read_back_exactly(
     a, _ = two_stored_jobs
     await assert_tables_match_graph(emulator)
     store = clients.store()
-    rows = await all_rows(store, store.settings.resources_table)
+    rows = await all_rows(store, store.settings.tables.resources)
     for row in rows:
         assert not re.search(r"[/\\#?\x00-\x1f\x7f-\x9f]", row["RowKey"]), row["RowKey"]
     names: list[str] = []

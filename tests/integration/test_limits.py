@@ -15,9 +15,9 @@ import pytest
 from devtools.emulator import EmulatorControl
 from snapshot import http_api
 from snapshot.models import ContentState, StartSnapshotRequest
-from snapshot.settings import get_settings
 from snapshot.usecases import poll, quota, reads
 from snapshot.usecases.start import start_snapshot
+from tests.support import use_setting
 
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
 
@@ -83,8 +83,7 @@ async def test_no_stored_job_means_the_cap_conflict_stands(app_env: dict[str, st
 async def test_pruning_can_be_switched_off(
     app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SNAPSHOT_PRUNE_STORED_JOBS", "false")
-    get_settings.cache_clear()
+    use_setting(monkeypatch, "SNAPSHOT_PRUNE_STORED_JOBS", "false")
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=600)
     await fill_graph(emulator, stored=12)
     with pytest.raises(Exception) as caught:
@@ -110,8 +109,7 @@ async def test_the_poller_frees_stored_jobs_past_graphs_retention(
 async def test_quota_exhaustion_answers_429_until_the_month_resets(
     app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SNAPSHOT_MONTHLY_RESOURCE_QUOTA", "5")
-    get_settings.cache_clear()
+    use_setting(monkeypatch, "SNAPSHOT_MONTHLY_RESOURCE_QUOTA", "5")
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
     await start("Uses the whole quota")
     await poll.poll()  # stores 6 resources: over the limit of 5

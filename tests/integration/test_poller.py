@@ -14,12 +14,11 @@ import pytest
 
 from devtools.emulator import EmulatorControl
 from snapshot import clients, errors
-from snapshot import settings as settings_module
 from snapshot.models import ContentState, JobStatus, StartSnapshotRequest
 from snapshot.store.resources import ResourceTable
 from snapshot.usecases import ingest, poll, reads
 from snapshot.usecases.start import start_snapshot
-from tests.support import stored_resources
+from tests.support import stored_resources, use_setting
 
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]
 
@@ -257,8 +256,7 @@ async def test_a_throttled_tick_leaves_the_work_for_the_next(
 async def test_content_over_the_size_bound_is_refused_not_stored(
     app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("SNAPSHOT_MAX_CONTENT_BYTES", "4096")
-    settings_module.get_settings.cache_clear()
+    use_setting(monkeypatch, "SNAPSHOT_MAX_CONTENT_BYTES", "4096")
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={"microsoft.entra.user": 200})
     job_id = await start("Too large content", ["microsoft.entra.user"])
     report = await poll.poll()

@@ -61,7 +61,7 @@ async def test_a_stale_pending_key_is_taken_over_and_the_job_it_created_adopted(
     assert claim.owned
     # The owner died after Graph created the job: make its key look old.
     job = emulator.create_job(displayName=BODY["displayName"], resources=BODY["resources"])
-    table = await store.tables.get(store.settings.idempotency_table)
+    table = await store.tables.get(store.settings.tables.idempotency)
     entity = await table.get_entity(partition_of("died-key"), "")
     entity["CreatedDateTime"] = datetime.now(UTC) - timedelta(seconds=idempotency.IDEMPOTENCY_STALE_SECONDS + 5)
     await table.update_entity(entity)

@@ -7,11 +7,12 @@ import json
 from typing import Any
 
 import httpx
+import pytest
 
 from devtools import services
 from snapshot.content.document import resource_from_entities
 from snapshot.content.rowkeys import is_part_key, part_keys
-from snapshot.settings import load_settings
+from snapshot.settings import get_settings, load_settings
 from snapshot.store import Store
 
 LOG_DIR = services.ROOT / ".local" / "test-logs"
@@ -34,7 +35,7 @@ def clear_tables(azurite_port: int, prefix: str) -> None:
     from azure.data.tables import TableServiceClient
 
     client = TableServiceClient.from_connection_string(services.azurite_connection_string(azurite_port))
-    for name in load_settings({"SNAPSHOT_TABLE_PREFIX": prefix}).table_names:
+    for name in load_settings({"SNAPSHOT_TABLE_PREFIX": prefix}).tables:
         table = client.get_table_client(name)
         try:
             keys = [(e["PartitionKey"], e["RowKey"]) for e in table.list_entities(select=["PartitionKey", "RowKey"])]
@@ -42,6 +43,12 @@ def clear_tables(azurite_port: int, prefix: str) -> None:
             continue
         for partition, row in keys:
             table.delete_entity(partition, row)
+
+
+def use_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
+    """Set one app setting for this test and make the app read its settings again."""
+    monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
 
 
 def run_function(api: httpx.Client, name: str) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 import tracemalloc
 from collections import Counter
 from collections.abc import AsyncIterator, Iterable, Mapping
@@ -323,15 +322,12 @@ class Lockstep:
 
 async def test_twenty_thousand_resources_streamed_in_lockstep() -> None:
     probe = Lockstep()
-    started = time.perf_counter()
     result = await diff_streams(probe.stream("old"), probe.stream("new"))
-    elapsed = time.perf_counter() - started
     summary = result.summary
     assert (summary.added, summary.removed, summary.changed) == (1, SIZE // 1000, SIZE // 1000)
     assert summary.unchanged == SIZE - 2 * (SIZE // 1000)
     assert probe.produced == 2 * SIZE - SIZE // 1000 + 1
     assert probe.max_gap <= 2  # neither stream runs ahead: one resource per side in flight
-    assert elapsed < 10
 
 
 async def test_memory_stays_well_below_one_snapshot() -> None:

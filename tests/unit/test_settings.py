@@ -14,8 +14,8 @@ def test_defaults_match_the_architecture() -> None:
     assert settings.azure_client_id is None
     assert settings.storage_connection == "AzureWebJobsStorage"
     assert settings.table_prefix == "Snapshot"
-    assert settings.jobs_table == "SnapshotJobs"
-    assert settings.resources_table == "SnapshotResources"
+    assert settings.tables.jobs == "SnapshotJobs"
+    assert settings.tables.resources == "SnapshotResources"
     assert settings.poll_schedule == "0 */1 * * * *"
     assert settings.retry_after_seconds == 20
 
