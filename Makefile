@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup run test lint typecheck pytest bench clean
+.PHONY: setup run test unit lint typecheck pytest bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -33,6 +33,10 @@ pytest: setup
 	$(BIN)/pytest
 
 test: lint typecheck pytest
+
+# The unit tests alone: no Azurite, no emulator, no host (so no npm install either).
+unit: $(PY_STAMP)
+	$(BIN)/pytest tests/unit
 
 bench: setup
 	$(BIN)/python -m bench

@@ -83,7 +83,7 @@ async def app_env(stack_env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
 
 @pytest.fixture(scope="session")
 def app_host(azurite_service: services.Service, emulator_service: services.Service) -> Iterator[services.Service]:
-    """devtools/host.py serving function_app.app over real HTTP, against Azurite and the emulator."""
+    """devtools.host serving function_app.app over real HTTP, against Azurite and the emulator."""
     env = stack_environment(azurite_service.port, emulator_service.port, E2E_TABLE_PREFIX)
     env["SNAPSHOT_POLL_SCHEDULE"] = "0 0 0 1 1 *"  # tests run the poller through the admin endpoint
     for name in services.LEAKY_ENV:

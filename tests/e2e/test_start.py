@@ -1,4 +1,4 @@
-"""start_snapshot over real HTTP: devtools/host.py -> the app -> msgraph-sdk -> the emulator; Azurite for tables."""
+"""start_snapshot over real HTTP: devtools.host -> the app -> msgraph-sdk -> the emulator; Azurite for tables."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Settings: defaults of ARCHITECTURE.md section 3, clear errors naming the setting, storage conventions."""
+"""Settings: the defaults docs/ARCHITECTURE.md lists, clear errors naming the setting, storage conventions."""
 
 from __future__ import annotations
 
