@@ -18,7 +18,7 @@ from devtools import services
 from snapshot import settings as settings_module
 
 if TYPE_CHECKING:
-    from devtools.emulator import EmulatorControl
+    from devtools.emulator_client import EmulatorControl
 
 LOG_DIR = services.ROOT / ".local" / "test-logs"
 
@@ -46,7 +46,7 @@ def emulator_service() -> Iterator[services.Service]:
 @pytest.fixture
 def emulator(emulator_service: services.Service) -> EmulatorControl:
     """The emulator's control client, reset to its defaults for this test."""
-    from devtools.emulator import EmulatorControl
+    from devtools.emulator_client import EmulatorControl
 
     control = EmulatorControl(f"http://127.0.0.1:{emulator_service.port}")
     control.reset()

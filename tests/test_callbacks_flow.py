@@ -14,7 +14,7 @@ import httpx
 import pytest
 from aiohttp import web
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import callbacks, http_api, reconcile, service
 from snapshot.settings import get_settings
 from tests.test_callbacks import Server, certificate, serve, trust  # noqa: F401  (fixtures)

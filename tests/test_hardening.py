@@ -32,7 +32,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devtools import services
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import http_api, reconcile, service
 from snapshot import settings as settings_module
 from snapshot.models import ContentState, StartSnapshotRequest

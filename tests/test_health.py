@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from devtools import services
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import http_api
 from snapshot.settings import get_settings
 

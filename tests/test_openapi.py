@@ -25,7 +25,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot.openapi import document
 from tests.conftest import run_function
 from tests.support import bindings

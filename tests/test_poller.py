@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import errors, reconcile, service
 from snapshot.models import ContentState, JobStatus, StartSnapshotRequest
 from snapshot.store import TableStore

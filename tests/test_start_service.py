@@ -11,7 +11,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import errors, http_api, reconcile, service
 from snapshot.models import parse_start_request
 from snapshot.store import TableStore

@@ -37,8 +37,10 @@ from msgraph.generated.models.configuration_snapshot_job_collection_response imp
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.snapshot_job_status import SnapshotJobStatus
 
-from devtools import emulator_content, services
-from devtools.emulator import MAX_JOBS_MESSAGE, EmulatorControl
+from devtools import services
+from devtools.emulator import content as emulator_content
+from devtools.emulator.graph import MAX_JOBS_MESSAGE
+from devtools.emulator_client import EmulatorControl
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 ERRORS: dict[str, Any] = {"XXX": ODataError}
@@ -856,3 +858,26 @@ def test_the_command_line_announces_where_it_listens() -> None:
         service.stop()
     assert service.log_path is not None
     assert f"emulator listening on http://127.0.0.1:{port}" in service.log_path.read_text()
+
+
+def test_the_control_api_lists_its_routes_one_line_each(emulator: EmulatorControl) -> None:
+    answer = httpx.get(f"{emulator.base_url}/_emulator/")
+    assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/json")
+    lines = answer.text.strip().splitlines()
+    routes = emulator.routes()
+    assert lines[0] == "[" and lines[-1] == "]" and len(lines) == len(routes) + 2  # one route per line
+    assert [json.loads(line.rstrip(",")) for line in lines[1:-1]] == routes
+    assert {(r["method"], r["path"]) for r in routes} == {
+        ("GET", "/_emulator/"), ("POST", "/_emulator/reset"), ("GET", "/_emulator/config"),
+        ("POST", "/_emulator/config"), ("GET", "/_emulator/faults"), ("POST", "/_emulator/faults"),
+        ("DELETE", "/_emulator/faults"), ("GET", "/_emulator/requests"), ("DELETE", "/_emulator/requests"),
+        ("GET", "/_emulator/tenant"), ("POST", "/_emulator/tenant"), ("GET", "/_emulator/jobs"),
+        ("POST", "/_emulator/jobs"), ("PATCH", "/_emulator/jobs/{job_id}"),
+        ("POST", "/_emulator/jobs/{job_id}/complete"), ("POST", "/_emulator/jobs/{job_id}/expire"),
+        ("GET", "/_emulator/snapshots/{snapshot_id}"),
+    }  # fmt: skip
+    assert all(r["description"] and "\n" not in r["description"] for r in routes)
+    reset = next(r for r in routes if r["path"] == "/_emulator/reset")
+    assert "request log" in reset["description"]
+    unknown = httpx.get(f"{emulator.base_url}/_emulator/nothing-here")
+    assert unknown.status_code == 404 and unknown.json() == {"error": "no control route GET /_emulator/nothing-here"}
