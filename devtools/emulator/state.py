@@ -106,6 +106,8 @@ def merge_config(config: dict[str, Any], update: dict[str, Any]) -> dict[str, An
 
 @dataclass
 class Job:
+    """A snapshot job; its status follows from the clock unless the control API pinned or finished it."""
+
     id: str
     display_name: str
     description: str
@@ -139,8 +141,8 @@ class Job:
 
 @dataclass
 class Snapshot:
-    id: str
-    job_id: str
+    """A finished job's content, serialised on first download."""
+
     content: dict[str, Any]
     _body: bytes | None = None
 
@@ -264,7 +266,7 @@ class EmulatorState:
             resources: list[dict[str, Any]] = []
             for type_lower in exported:
                 resources.extend(self.tenant_resources(type_lower))
-            content = {
+            captured = {
                 "@odata.context": CONTENT_CONTEXT,
                 "id": snapshot_id,
                 "displayName": job.display_name,
@@ -272,16 +274,13 @@ class EmulatorState:
                 "parameters": [],
                 "resources": resources,
             }
-            self.snapshots[snapshot_id] = Snapshot(snapshot_id, job.id, content)
+            self.snapshots[snapshot_id] = Snapshot(captured)
             job.snapshot_id = snapshot_id
 
-    def remove_job(self, job_id: str) -> bool:
+    def remove_job(self, job_id: str) -> None:
         job = self.jobs.pop(job_id, None)
-        if job is None:
-            return False
-        if job.snapshot_id:
+        if job is not None and job.snapshot_id:
             self.snapshots.pop(job.snapshot_id, None)
-        return True
 
     def job_json(self, job: Job, base: str, now: datetime | None = None) -> dict[str, Any]:
         """The job with every field, the real status (not masked), resourceLocation against `base`."""
