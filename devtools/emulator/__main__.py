@@ -11,7 +11,10 @@ from devtools.emulator.identity import DEFAULT_IDENTITY_HEADER
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description="Microsoft Graph UTCM snapshot emulator with an MSI token endpoint")
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.emulator",
+        description="Microsoft Graph UTCM snapshot emulator with an MSI token endpoint",
+    )
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--identity-header", default=DEFAULT_IDENTITY_HEADER)
