@@ -1,4 +1,4 @@
-"""The OData query options Graph accepts on snapshot jobs: $select, $filter, $orderby, $top, $skiptoken, $count."""
+"""The OData query options Graph accepts on snapshot jobs: $select, $filter, $orderby, and paging by $top and $skiptoken."""
 
 from __future__ import annotations
 
