@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from devtools import services
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 
 LOG_DIR = services.ROOT / ".local" / "bench-logs"
 USER = "microsoft.entra.user"

@@ -1,6 +1,6 @@
 """Session services for the tests: Azurite and the Graph emulator, on free ports, stopped by PID.
 
-Nothing here is a fake: Table Storage is Azurite, Graph is devtools/emulator.py over real HTTP, and the
+Nothing here is a fake: Table Storage is Azurite, Graph is devtools/emulator/ over real HTTP, and the
 managed identity is azure-identity's ManagedIdentityCredential talking to the emulator's token endpoint.
 """
 
@@ -22,7 +22,7 @@ from tests.support import E2E_TABLE_PREFIX, LOG_DIR, clear_tables, stack_environ
 from tests.support.receiver import Serve, make_certificate, receivers
 
 if TYPE_CHECKING:
-    from devtools.emulator import EmulatorControl
+    from devtools.emulator_client import EmulatorControl
 
 
 @pytest.fixture(scope="session")
@@ -42,7 +42,7 @@ def emulator_service() -> Iterator[services.Service]:
 @pytest.fixture
 def emulator(emulator_service: services.Service) -> EmulatorControl:
     """The emulator's control client, reset to its defaults for this test."""
-    from devtools.emulator import EmulatorControl
+    from devtools.emulator_client import EmulatorControl
 
     control = EmulatorControl(f"http://127.0.0.1:{emulator_service.port}")
     control.reset()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 
 TYPES = ["microsoft.entra.conditionalAccessPolicy"]
 

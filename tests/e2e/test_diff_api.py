@@ -6,7 +6,7 @@ import copy
 
 import httpx
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from tests.support import run_function
 
 CA = "microsoft.entra.conditionalAccessPolicy"

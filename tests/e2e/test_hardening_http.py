@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from devtools import services
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from tests.support import E2E_TABLE_PREFIX, bindings, run_function
 from tests.support.hostile import HOSTILE
 from tests.support.inprocess import (

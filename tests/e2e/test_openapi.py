@@ -26,7 +26,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot.openapi import document
 from tests.support import bindings, run_function
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from tests.support import run_function
 
 TYPES = ["microsoft.entra.conditionalAccessPolicy", "microsoft.teams.meetingPolicy"]

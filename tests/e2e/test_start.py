@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 
 BODY: dict[str, Any] = {
     "displayName": "Weekly baseline 1",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from tests.support import run_function
 
 

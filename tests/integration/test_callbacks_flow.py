@@ -13,7 +13,7 @@ import azure.functions as func
 import pytest
 from aiohttp import web
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import http_api
 from snapshot.callbacks import policy
 from snapshot.usecases import notify, poll, reads

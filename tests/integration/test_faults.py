@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from devtools import services
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import clients, http_api
 from snapshot import settings as settings_module
 from snapshot.models import ContentState

@@ -9,7 +9,7 @@ import azure.functions as func
 import pytest
 
 from devtools import services
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import http_api
 from tests.support import use_setting
 

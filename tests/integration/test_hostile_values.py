@@ -12,7 +12,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import clients, http_api
 from snapshot.store.tables import encode_token
 from snapshot.usecases import poll

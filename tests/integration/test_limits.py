@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import azure.functions as func
 import pytest
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import http_api
 from snapshot.models import ContentState, StartSnapshotRequest
 from snapshot.usecases import poll, quota, reads

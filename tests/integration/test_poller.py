@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import clients, errors
 from snapshot.models import ContentState, JobStatus, StartSnapshotRequest
 from snapshot.store.resources import ResourceTable

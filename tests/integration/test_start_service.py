@@ -11,7 +11,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import clients, errors, http_api
 from snapshot.models import parse_start_request
 from snapshot.store.idempotency import partition_of

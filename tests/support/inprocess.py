@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import azure.functions as func
 
-from devtools.emulator import EmulatorControl
+from devtools.emulator_client import EmulatorControl
 from snapshot import clients
 from snapshot.models import ContentState, StartSnapshotRequest
 from snapshot.store import Store

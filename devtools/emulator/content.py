@@ -1,6 +1,6 @@
-"""Deterministic, realistic UTCM snapshot content for the Graph emulator (devtools/emulator.py).
+"""Deterministic, realistic UTCM snapshot content for the tenant the Graph emulator pretends to have.
 
-The shape follows what real snapshots look like (../shared/docs/utcm-api.md 3.3):
+The shape follows what real snapshots look like:
 - `resourceType` lowercase, `displayName` as `<DSCResourceName>-<instance name>` (singletons bare);
 - PascalCase DSC property names, `"Ensure": "Present"`, `@odata.type` annotations inside `properties`;
 - empty strings and arrays for unset values, nested objects, `"System.Collections.Hashtable"` placeholders,
@@ -21,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-CATALOGUE_FILE = Path(__file__).resolve().parent.parent / "snapshot" / "data" / "utcm-resource-types.txt"
+CATALOGUE_FILE = Path(__file__).resolve().parents[2] / "snapshot" / "data" / "utcm-resource-types.txt"
 
 Resource = dict[str, Any]
 Properties = dict[str, Any]

@@ -1,0 +1,110 @@
+"""A synchronous client for the Graph emulator's `/_emulator/*` control API (tests, benches and scripts)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+
+class EmulatorControl:
+    """Synchronous client for the emulator's control API (tests and scripts)."""
+
+    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = timeout
+
+    @property
+    def graph_base_url(self) -> str:
+        return f"{self.base_url}/v1.0"
+
+    @property
+    def token_endpoint(self) -> str:
+        return f"{self.base_url}/msi/token"
+
+    def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+        with httpx.Client(base_url=self.base_url, timeout=self._timeout) as client:
+            response = client.request(method, f"/_emulator{path}", json=body, params=params)
+        if response.status_code >= 400:
+            raise RuntimeError(f"emulator control {method} {path}: {response.status_code} {response.text}")
+        return response.json()
+
+    def reset(self) -> None:
+        self._call("POST", "/reset")
+
+    def configure(self, **config: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", "/config", config)
+        return result
+
+    def config(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", "/config")
+        return result
+
+    def add_fault(self, **fault: Any) -> None:
+        self._call("POST", "/faults", fault)
+
+    def clear_faults(self) -> None:
+        self._call("DELETE", "/faults")
+
+    def requests(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/requests")["requests"]
+        return result
+
+    def counts(self) -> dict[str, int]:
+        result: dict[str, int] = self._call("GET", "/requests")["counts"]
+        return result
+
+    def clear_requests(self) -> None:
+        self._call("DELETE", "/requests")
+
+    def create_job(
+        self,
+        displayName: str,
+        resources: list[str],
+        description: str | None = None,
+        status: str | None = None,
+        createdDateTime: str | None = None,
+        errorDetails: list[str] | None = None,
+        createdBy: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {"displayName": displayName, "resources": resources}
+        optional = {
+            "description": description, "status": status, "createdDateTime": createdDateTime,
+            "errorDetails": errorDetails, "createdBy": createdBy,
+        }  # fmt: skip
+        body.update({k: v for k, v in optional.items() if v is not None})
+        result: dict[str, Any] = self._call("POST", "/jobs", body)
+        return result
+
+    def update_job(self, job_id: str, **fields: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("PATCH", f"/jobs/{job_id}", fields)
+        return result
+
+    def complete_job(self, job_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", f"/jobs/{job_id}/complete")
+        return result
+
+    def expire_job(self, job_id: str) -> None:
+        self._call("POST", f"/jobs/{job_id}/expire")
+
+    def jobs(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/jobs")
+        return result
+
+    def snapshot_content(self, snapshot_id: str) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("GET", f"/snapshots/{snapshot_id}")
+        return result
+
+    def change_tenant(
+        self, set: list[dict[str, Any]] | None = None, remove: list[dict[str, Any]] | None = None
+    ) -> None:
+        self._call("POST", "/tenant", {"set": set or [], "remove": remove or []})
+
+    def tenant_resources(self, resource_type: str) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/tenant", params={"resourceType": resource_type})["resources"]
+        return result
+
+    def routes(self) -> list[dict[str, str]]:
+        """The control routes: method, path and what each does."""
+        result: list[dict[str, str]] = self._call("GET", "/")
+        return result
