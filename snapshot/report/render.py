@@ -99,10 +99,12 @@ class ChangeReport:
         body = _summary(self.summary, heading) if self.has_changes else _no_changes(self.summary)
         link = len(html.escape(heading.diff_url, quote=True).encode())
         self._fit(len(head.encode()) + len(body.encode()) + NOTES_RESERVE + link)
-        parts = [head, body]
-        parts += [_section(section) for section in self.sections if section.blocks or section.left_out]
-        parts.append(_left_out_note(self.sections, heading.diff_url))
-        return "".join(parts) + "</div></body></html>"
+        pieces = [head, body]
+        for section in self.sections:
+            if section.blocks or section.left_out:
+                pieces += _section(section)
+        pieces += [_left_out_note(self.sections, heading.diff_url), "</div></body></html>"]
+        return "".join(pieces)  # one join: the kept markup is copied once
 
     def _fit(self, fixed: int) -> None:
         """Drop kept blocks from the last section backwards until the page fits `max_bytes`."""
@@ -169,13 +171,16 @@ def _no_changes(summary: DiffSummary) -> str:
     return element("h2", "No changes", markup.H2) + element("p", line)
 
 
-def _section(section: _Section) -> str:
-    body = "".join(section.blocks)
-    if section.listed and body:
-        body = element("ul", body, "margin:4px 0;padding-left:20px;" + markup.WRAP)
-    intro = element("p", section.intro, markup.NOTE) if section.intro else ""
+def _section(section: _Section) -> list[str]:
     count = len(section.blocks) + section.left_out
-    return element("h2", f"{html.escape(section.title)} ({count:,})", markup.H2) + intro + body
+    pieces = [element("h2", f"{html.escape(section.title)} ({count:,})", markup.H2)]
+    if section.intro:
+        pieces.append(element("p", section.intro, markup.NOTE))
+    if not section.listed:
+        return pieces + section.blocks
+    if not section.blocks:
+        return pieces
+    return [*pieces, f'<ul style="margin:4px 0;padding-left:20px;{markup.WRAP}">', *section.blocks, "</ul>"]
 
 
 def _left_out_note(sections: tuple[_Section, ...], diff_url: str) -> str:
