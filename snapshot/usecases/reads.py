@@ -5,17 +5,16 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 from snapshot import clients, errors
 from snapshot.content.document import assemble_resources, content_chunks, resource_from_entities
 from snapshot.content.rowkeys import part_keys
 from snapshot.diff.merge import diff_streams
-from snapshot.models import JobRecord, JobStatus, Lifecycle, parse_top
+from snapshot.models import PREVIOUS, JobRecord, JobStatus, Lifecycle, parse_top
 from snapshot.store.tables import decode_token
 
 FILTERABLE_STATUSES = tuple(status.value for status in JobStatus)
-PREVIOUS: Final = "previous"
 
 
 async def get_job(job_id: str) -> JobRecord:
