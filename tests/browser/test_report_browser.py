@@ -77,9 +77,9 @@ def browse(page: Path, *args: str) -> str:
     return done.stdout
 
 
-def hostile_report(tmp_path: Path) -> tuple[str, Path]:
-    html = render(*hostile_pair(), max_bytes=30_000)  # small enough to leave some out: the link is there too
-    path = tmp_path / "report.html"
+def hostile_report(tmp_path: Path, max_bytes: int = 1_000_000) -> tuple[str, Path]:
+    html = render(*hostile_pair(), max_bytes=max_bytes)
+    path = tmp_path / f"report-{max_bytes}.html"
     path.write_text(html, encoding="utf-8")
     return html, path
 
@@ -90,10 +90,17 @@ def test_the_dom_has_only_the_elements_the_renderer_wrote(tmp_path: Path) -> Non
     written = read(html)
     assert {tag for tag, _ in written.elements} <= ELEMENTS
     assert dom.elements == written.elements
-    assert len(dom.links) == 1 and "leaves out" in dom.text
+    assert dom.links == [] and "leaves out" not in dom.text
     for name in HOSTILE_NAMES:
         assert visible(name)[:200] in dom.text, name[:40]
     assert not re.search("[\u202a-\u202e\u2066-\u2069\x00-\x08\x7f]", dom.text)
+
+
+def test_a_cut_report_links_the_json_diff_and_adds_no_element(tmp_path: Path) -> None:
+    html, path = hostile_report(tmp_path, max_bytes=30_000)  # small enough to leave resources out
+    dom = read(browse(path, "--dump-dom"))
+    assert dom.elements == read(html).elements
+    assert len(dom.links) == 1 and "leaves out" in dom.text
 
 
 @pytest.mark.parametrize("which", ["hostile", "sample"])

@@ -27,6 +27,7 @@ HOSTILE_NAMES = [
     "ctrl \x00\x01\x1b[31m\x7f end",
     "line\nbreak\r\u2028sep",
     "é ü 東京 🙂",
+    "lone surrogate \ud83d here",
     "<!-- comment --> <style>body{display:none}</style>",
     "x" * 3000,
 ]
