@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PY_STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 
-.PHONY: setup run test unit lint typecheck pytest bench clean
+.PHONY: setup run test unit lint typecheck pytest browser bench clean
 
 setup: $(PY_STAMP) $(NODE_STAMP)
 
@@ -32,7 +32,16 @@ typecheck: setup
 pytest: setup
 	$(BIN)/pytest
 
-test: lint typecheck pytest
+test: lint typecheck browser pytest
+
+# Headless Chromium for tests/browser/ (the change report in a real browser): Debian's package, installed with
+# apt-get when none is on PATH and this runs as root; otherwise it says why, and the browser test says it too.
+BROWSERS := chromium-headless-shell chromium chromium-browser
+browser:
+	@for b in $(BROWSERS); do command -v $$b >/dev/null && { echo "browser: $$(command -v $$b)"; exit 0; }; done; \
+	if ! command -v apt-get >/dev/null; then echo "browser: no Chromium and no apt-get: tests/browser will be skipped"; \
+	elif [ "$$(id -u)" != 0 ]; then echo "browser: no Chromium; run as root: apt-get install -y chromium-headless-shell"; exit 1; \
+	else apt-get update -qq && (apt-get install -y -qq chromium-headless-shell || apt-get install -y -qq chromium); fi
 
 # The unit tests alone: no Azurite, no emulator, no host (so no npm install either).
 unit: $(PY_STAMP)

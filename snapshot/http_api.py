@@ -12,6 +12,7 @@ from snapshot import catalogue, errors
 from snapshot.http_support import (
     ROUTE_PREFIX,
     accepted,
+    diff_url,
     handled,
     job_url,
     jobs_url,
@@ -21,7 +22,7 @@ from snapshot.http_support import (
 )
 from snapshot.models import Lifecycle, parse_idempotency_key, parse_start_request
 from snapshot.settings import get_settings
-from snapshot.usecases import delete, quota, reads, start
+from snapshot.usecases import delete, quota, reads, report, start
 from snapshot.usecases import health as health_check
 from snapshot.views import job_view
 
@@ -111,6 +112,24 @@ async def delete_snapshot(req: func.HttpRequest) -> func.HttpResponse:
 async def diff_snapshots(req: func.HttpRequest) -> func.HttpResponse:
     result = await reads.diff_jobs(req.route_params["id"], req.params.get("against"), req.params.get("resourceType"))
     return json_response(result)
+
+
+@bp.function_name("get_change_report")
+@bp.route(route="snapshots/{id}/report", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def get_change_report(req: func.HttpRequest) -> func.HttpResponse:
+    """The HTML change report; its counts also in headers, so a Logic App can decide whether to send it."""
+    job_id = req.route_params["id"]
+    result = await report.change_report(job_id, req.params.get("against"), lambda old: diff_url(req, job_id, old))
+    summary = result.summary
+    headers = {
+        "X-Diff-Against": result.against,
+        "X-Diff-Added": str(summary.added),
+        "X-Diff-Removed": str(summary.removed),
+        "X-Diff-Changed": str(summary.changed),
+        "X-Diff-Not-Comparable": str(summary.not_comparable),
+    }
+    return func.HttpResponse(result.html, status_code=200, headers=headers, mimetype="text/html", charset="utf-8")
 
 
 @bp.function_name("list_resource_types")

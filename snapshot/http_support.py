@@ -121,6 +121,11 @@ def job_url(req: func.HttpRequest, job_id: str) -> str:
     return f"{url}?code={quote(code, safe='')}" if code else url
 
 
+def diff_url(req: func.HttpRequest, job_id: str, against: str) -> str:
+    """Absolute URL of the JSON diff of two snapshots, without any key (it goes into reports people forward)."""
+    return f"{jobs_url(req)}/{quote(job_id, safe='')}/diff?against={quote(against, safe='')}"
+
+
 def accepted(req: func.HttpRequest, record: JobRecord) -> func.HttpResponse:
     url = job_url(req, record.id)
     headers = {"Location": url, "Retry-After": str(get_settings().retry_after_seconds)}

@@ -26,6 +26,7 @@ DESCRIPTION_MAX = 1000
 RESOURCES_MAX = 300
 IDEMPOTENCY_KEY_MAX = 200
 LIST_TOP_DEFAULT, LIST_TOP_MAX = 100, 1000
+PREVIOUS = "previous"  # `against=previous`: the snapshot a diff or report compares with, found by the app
 
 
 class JobStatus(StrEnum):

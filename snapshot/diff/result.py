@@ -129,6 +129,15 @@ class ResultBuilder:
         self.changes_left -= len(changes)
         return changes
 
+    def take(self, kind: str, ref: ResourceRef, changes: list[PropertyChange]) -> None:
+        """Count (and list, within the caps) one resource the merge found: `added`, `removed` or `matched`."""
+        if kind == "added":
+            self.added(ref)
+        elif kind == "removed":
+            self.removed(ref)
+        else:
+            self.matched(ref, changes)
+
     def added(self, ref: ResourceRef) -> None:
         self.result.summary.added += 1
         self._counts(ref.resource_type).added += 1

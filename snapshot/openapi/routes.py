@@ -10,8 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from snapshot.models import IDEMPOTENCY_KEY_MAX, JobStatus
+from snapshot.models import IDEMPOTENCY_KEY_MAX, PREVIOUS, JobStatus
 from snapshot.openapi.schemas import JOB_ID_SCHEMA, SECONDS, TOP_SCHEMA, Schema
+from snapshot.report.render import MAX_REPORT_BYTES
 
 TITLE = "Tenant snapshot API"
 VERSION = "1.0.0"
@@ -155,6 +156,36 @@ def accepted(description: str) -> Answer:
 
 NOT_STORED = problem(409, "The job's content is not stored (yet, or at all).")
 
+AGAINST = Parameter(
+    "against",
+    "query",
+    {"anyOf": [JOB_ID_SCHEMA, {"const": PREVIOUS}]},
+    f"The id of the older snapshot, or `{PREVIOUS}`: the newest stored snapshot created before this one whose "
+    "resource types include all of this one's (only this one's types are then compared). The answer names the "
+    "snapshot it resolved to.",
+    required=True,
+    component="Against",
+)
+NO_SUCH_PAIR = problem(
+    404,
+    f"No snapshot job with this id or `against`; or, for `{PREVIOUS}`, no earlier stored snapshot has all its types.",
+)
+PAIR_NOT_STORED = problem(409, "One of the two snapshots is not stored (yet, or at all).")
+
+
+def diff_header(name: str, description: str) -> Parameter:
+    schema = {"type": "string"} if name == "X-Diff-Against" else {"type": "integer", "minimum": 0}
+    return Parameter(name, "header", schema, description, required=True)
+
+
+REPORT_HEADERS = (
+    diff_header("X-Diff-Against", "The id of the snapshot compared with (`previous` resolved)."),
+    diff_header("X-Diff-Added", "Resources added."),
+    diff_header("X-Diff-Removed", "Resources removed."),
+    diff_header("X-Diff-Changed", "Resources changed."),
+    diff_header("X-Diff-Not-Comparable", "Matched resources with a value Graph gave as a placeholder."),
+)
+
 
 ASYNC_PATTERN = """\
 Asynchronous request-reply (the pattern the Logic Apps HTTP action follows by itself):
@@ -282,13 +313,35 @@ ROUTES = (
         SNAPSHOTS,
         "Compare two stored snapshots: resources added, removed and changed, property by property",
         parameters=(
-            Parameter("against", "query", JOB_ID_SCHEMA, "The id of the older snapshot.", required=True),
+            AGAINST,
             Parameter("resourceType", "query", {"type": "string"}, "Only resources of this type."),
         ),
         answers=(
-            Answer(200, "The differences.", "SnapshotDiff"),
-            *problems(400, 404, 503),
-            problem(409, "One of the two snapshots is not stored (yet, or at all)."),
+            Answer(200, "The differences; `against` is the id compared with.", "SnapshotDiff"),
+            *problems(400, 503),
+            NO_SUCH_PAIR,
+            PAIR_NOT_STORED,
+        ),
+    ),
+    Route(
+        "GET",
+        "/snapshots/{id}/report",
+        "get_change_report",
+        SNAPSHOTS,
+        "What changed since another snapshot, as an HTML page to read or to send by mail",
+        description=(
+            "The diff of the two snapshots as one self-contained HTML page (inline styles, no script, nothing "
+            "fetched): a summary per workload and resource type, each changed resource with its property paths, "
+            "old -> new, added and removed resources, and the values Graph gave as placeholders. At most "
+            f"{MAX_REPORT_BYTES:,} bytes: past that it says how many resources it left out and links the JSON "
+            "diff. The counts are also in the `X-Diff-*` headers, so a caller can decide whether to send it."
+        ),
+        parameters=(AGAINST,),
+        answers=(
+            Answer(200, "The report.", "ChangeReport", "text/html", REPORT_HEADERS),
+            *problems(400, 503),
+            NO_SUCH_PAIR,
+            PAIR_NOT_STORED,
         ),
     ),
     Route(

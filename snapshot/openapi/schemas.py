@@ -130,7 +130,7 @@ def diff_schema() -> Schema:
         "required": ["id", "against", "summary", "added", "removed", "changed", "notComparable", "truncated"],
         "properties": {
             "id": {"type": "string"},
-            "against": {"type": "string"},
+            "against": {"type": "string", "description": "The id of the snapshot compared with (`previous` resolved)."},
             "summary": {
                 "type": "object",
                 "required": ["added", "removed", "changed", "unchanged", "notComparable", "byResourceType"],
@@ -269,6 +269,7 @@ def handwritten_schemas(ref_template: str) -> dict[str, Schema]:
     """The bodies no pydantic model describes (pages, problems, content, diff, catalogue, health)."""
     return {
         "SnapshotDiff": diff_schema(),
+        "ChangeReport": {"type": "string", "contentMediaType": "text/html", "description": "An HTML page (UTF-8)."},
         **problem_schemas(ref_template),
         "JobPage": page({"$ref": ref_template.format(model="JobView")}, "JobPage"),
         **content_schemas(ref_template),

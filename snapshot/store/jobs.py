@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import typing
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
@@ -163,6 +163,15 @@ class JobTable:
         parameters = {"partition": JOBS_PARTITION, "listing": LISTING_PREFIX}
         with storage_errors():
             return [record_from_entity(e) async for e in table.query_entities(query, parameters=parameters)]
+
+    async def older(self, record: JobRecord) -> AsyncIterator[JobRecord]:
+        """The jobs listed after `record` (created before it, or at the same time with a greater id), newest first."""
+        table = await self._tables.get(self._name)
+        query = "PartitionKey eq @partition and RowKey gt @after"
+        parameters = {"partition": JOBS_PARTITION, "after": listing_key(record)}
+        with storage_errors():
+            async for entity in table.query_entities(query, parameters=parameters):
+                yield record_from_entity(entity)
 
     async def page(self, status: str | None, top: int, continuation: str | None) -> tuple[list[JobRecord], str | None]:
         """One page of jobs, newest first (the listing rows), optionally of one status."""

@@ -1,15 +1,17 @@
-"""Reads, served from Table Storage only: a job, a page of jobs, a stored job's resources, content and diff."""
+"""Reads, served from Table Storage only: a job, a page of jobs, a stored job's resources, content and diff
+(with `against=previous` resolved to the snapshot it means)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 from snapshot import clients, errors
 from snapshot.content.document import assemble_resources, content_chunks, resource_from_entities
 from snapshot.content.rowkeys import part_keys
 from snapshot.diff.merge import diff_streams
-from snapshot.models import JobRecord, JobStatus, Lifecycle, parse_top
+from snapshot.models import PREVIOUS, JobRecord, JobStatus, Lifecycle, parse_top
 from snapshot.store.tables import decode_token
 
 FILTERABLE_STATUSES = tuple(status.value for status in JobStatus)
@@ -80,13 +82,59 @@ async def stored_resources(job_id: str) -> AsyncIterator[dict[str, Any]]:
         yield resource
 
 
-async def diff_jobs(job_id: str, against: str | None, resource_type: str | None) -> dict[str, Any]:
-    """What changed from snapshot `against` (older) to `job_id`, streamed from the table (both stored)."""
+def _types(record: JobRecord) -> set[str]:
+    """The resource types a snapshot asked for (or, if none were recorded, those it stored), lower-cased."""
+    return {name.lower() for name in record.resources or record.resource_type_counts}
+
+
+async def previous_job(record: JobRecord) -> JobRecord:
+    """The newest stored snapshot created before `record` whose resource types include all of its types."""
+    wanted = _types(record)
+    if record.created is None:
+        raise errors.NotFound(f"snapshot job {record.id} has no creation time, so no snapshot comes before it")
+    looked, newest_lacks = 0, None
+    async for candidate in clients.store().jobs.older(record):
+        if candidate.created is None or candidate.created >= record.created:
+            continue
+        if candidate.lifecycle != Lifecycle.STORED:
+            continue
+        looked += 1
+        missing = wanted - _types(candidate)
+        if not missing:
+            return candidate
+        if newest_lacks is None:
+            newest_lacks = f"; the newest of them, {candidate.id}, lacks {', '.join(sorted(missing))}"
+    raise errors.NotFound(
+        f"no stored snapshot created before {record.id} ({record.created.isoformat()}) has all of its resource "
+        f"types ({', '.join(sorted(wanted))}): {looked} older stored snapshot(s) looked at{newest_lacks or ''}"
+    )
+
+
+@dataclass(frozen=True)
+class ComparedPair:
+    """Two stored snapshots to compare, and the resource types the comparison keeps (None: all)."""
+
+    new: JobRecord
+    old: JobRecord
+    resource_types: list[str] | None
+
+
+async def compared_pair(job_id: str, against: str | None, resource_type: str | None = None) -> ComparedPair:
+    """Snapshot `job_id` and the one it is compared with: `against` is an id, or `previous` (then only
+    `job_id`'s resource types are compared). Both must be stored."""
     if not against:
         raise errors.ValidationFailed(
-            [errors.FieldError("against", "is required: the id of the snapshot to compare with")]
+            [errors.FieldError("against", f"is required: the id of the snapshot to compare with, or {PREVIOUS}")]
         )
-    await stored_job(job_id)
-    await stored_job(against)
-    result = await diff_streams(stored_resources(against), stored_resources(job_id), resource_type or None)
-    return {"id": job_id, "against": against, **result.to_json()}
+    new = await stored_job(job_id)
+    old = await previous_job(new) if against == PREVIOUS else await stored_job(against)
+    if resource_type:
+        return ComparedPair(new, old, [resource_type])
+    return ComparedPair(new, old, sorted(_types(new)) if against == PREVIOUS else None)
+
+
+async def diff_jobs(job_id: str, against: str | None, resource_type: str | None) -> dict[str, Any]:
+    """What changed from snapshot `against` (older, or `previous`) to `job_id`, streamed from the table."""
+    pair = await compared_pair(job_id, against, resource_type)
+    result = await diff_streams(stored_resources(pair.old.id), stored_resources(pair.new.id), pair.resource_types)
+    return {"id": job_id, "against": pair.old.id, **result.to_json()}

@@ -178,7 +178,8 @@ class Contract:
             return response
         media_type = response.headers.get("content-type", "").split(";")[0].strip().lower()
         assert media_type in content, f"{where}: content type {media_type!r} is not one of {sorted(content)}"
-        errors = schema_errors(self.doc, content[media_type]["schema"], response.json())
+        body = response.text if media_type.startswith("text/") else response.json()
+        errors = schema_errors(self.doc, content[media_type]["schema"], body)
         assert not errors, f"{where}: the body breaks the documented schema:\n" + "\n".join(errors[:20])
         if status.startswith(("4", "5")) and media_type == "application/problem+json":
             assert response.json()["status"] == response.status_code, where
@@ -244,6 +245,10 @@ def test_every_documented_operation_answers_as_documented(api: httpx.Client, emu
     assert len(content["resources"]) == 8
     diff = check(api.get(f"/api/snapshots/{job_id}/diff", params={"against": job_id})).json()
     assert diff["summary"]["unchanged"] == 8 and diff["changed"] == []
+    report = check(api.get(f"/api/snapshots/{job_id}/report", params={"against": job_id}))
+    assert report.status_code == 200 and "No changes" in report.text
+    assert check(api.get(f"/api/snapshots/{job_id}/report", params={"against": "previous"})).status_code == 404
+    assert check(api.get(f"/api/snapshots/{job_id}/diff", params={"against": "previous"})).status_code == 404
     quota = check(api.get("/api/quota")).json()
     assert quota["used"] >= 8 and quota["limit"] == 20000
 
@@ -277,6 +282,8 @@ def test_every_documented_operation_answers_as_documented(api: httpx.Client, emu
         (404, api.get("/api/snapshots/no-such-job")),
         (404, api.get("/api/snapshots/no-such-job/resources")),
         (404, api.get("/api/snapshots/no-such-job/content")),
+        (400, api.get(f"/api/snapshots/{job_id}/report")),
+        (409, api.get(f"/api/snapshots/{job_id}/report", params={"against": failed.json()["id"]})),
         (404, api.delete("/api/snapshots/no-such-job")),
     ]
     emulator.configure(unsupportedTypes=["microsoft.teams.meetingpolicy"])

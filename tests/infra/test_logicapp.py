@@ -6,36 +6,15 @@ from __future__ import annotations
 import functools
 import json
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from tests.infra.bicep import LOGIC_APP, WORKFLOW, body, only_resource, parse, variable
-
-# Workflow expression functions that name another action, and the ones that name a workflow parameter.
-ACTION_FUNCTIONS = ("body", "outputs", "actions", "result", "actionBody", "actionOutputs")
-NAME_REFERENCE = re.compile(r"\b(" + "|".join(ACTION_FUNCTIONS) + r"|parameters)\('([^']*)'\)")
+from tests.infra.workflow import expressions, load, references
 
 
 @functools.cache
 def workflow() -> dict[str, Any]:
-    definition: dict[str, Any] = json.loads(WORKFLOW.read_text())
-    return definition
-
-
-def expressions(value: Any) -> Iterator[str]:
-    """Every workflow expression string (starting with @, or holding @{...}) in a definition."""
-    if isinstance(value, str) and (value.startswith("@") or "@{" in value):
-        yield value
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from expressions(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from expressions(item)
-
-
-def references(action: dict[str, Any]) -> set[tuple[str, str]]:
-    return {match for text in expressions(action) for match in NAME_REFERENCE.findall(text)}
+    return load(WORKFLOW)
 
 
 def http_action() -> tuple[str, dict[str, Any]]:

@@ -22,6 +22,7 @@ LAYERS = {
     "snapshot.views": 1,
     "snapshot.content": 1,
     "snapshot.diff": 1,
+    "snapshot.report": 1,
     "snapshot.callbacks.urls": 1,
     "snapshot.callbacks.policy": 1,
     "snapshot.callbacks": 2,  # the package and delivery: I/O

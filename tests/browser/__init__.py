@@ -1,0 +1,1 @@
+"""Tests that load the HTML change report in headless Chromium."""
