@@ -254,10 +254,11 @@ async def test_filter_and_orderby(graph: Graph, emulator: EmulatorControl) -> No
 
 
 async def test_jobs_progress_over_time(graph: Graph, emulator: EmulatorControl) -> None:
-    emulator.configure(jobStartSeconds=1.0, jobDurationSeconds=1.0)
+    await graph.page()  # the token and the emulator's first-request costs come before the job's clock starts
+    emulator.configure(jobStartSeconds=2.0, jobDurationSeconds=2.0)
     created = await graph.create("Progressing job", [CA])
     seen: list[SnapshotJobStatus | None] = []
-    for _ in range(200):  # polled every 50 ms: each 1 s phase is seen however slow one call is
+    for _ in range(400):  # polled every 50 ms: each 2 s phase is seen unless one call takes longer
         status = (await graph.get(created.id)).status
         if not seen or seen[-1] != status:
             seen.append(status)
