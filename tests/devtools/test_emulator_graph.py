@@ -254,19 +254,19 @@ async def test_filter_and_orderby(graph: Graph, emulator: EmulatorControl) -> No
 
 
 async def test_jobs_progress_over_time(graph: Graph, emulator: EmulatorControl) -> None:
-    await graph.page()  # the token and the emulator's first-request costs come before the job's clock starts
-    emulator.configure(jobStartSeconds=2.0, jobDurationSeconds=2.0)
-    created = await graph.create("Progressing job", [CA])
-    seen: list[SnapshotJobStatus | None] = []
-    for _ in range(400):  # polled every 50 ms: each 2 s phase is seen unless one call takes longer
-        status = (await graph.get(created.id)).status
+    emulator.configure(jobStartSeconds=1.0, jobDurationSeconds=1.0)
+    job_id = emulator.create_job(displayName="Progressing job", resources=[CA])["id"]
+    seen: list[str] = []
+    for _ in range(200):  # the control API answers in milliseconds: each 1 s phase is seen
+        status = next(job["status"] for job in emulator.jobs() if job["id"] == job_id)
         if not seen or seen[-1] != status:
             seen.append(status)
-        if status == SnapshotJobStatus.Succeeded:
+        if status == "succeeded":
             break
         await asyncio.sleep(0.05)
-    assert seen == [SnapshotJobStatus.NotStarted, SnapshotJobStatus.Running, SnapshotJobStatus.Succeeded]
-    done = await graph.get(created.id, select=ALL_SELECT)
+    assert seen == ["notStarted", "running", "succeeded"]
+    done = await graph.get(job_id, select=ALL_SELECT)  # and Graph's view through the SDK agrees
+    assert done.status == SnapshotJobStatus.Succeeded
     assert done.completed_date_time is not None and done.created_date_time is not None
     assert done.completed_date_time > done.created_date_time
     assert done.resource_location and done.error_details == []
