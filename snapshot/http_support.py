@@ -58,6 +58,8 @@ def error_response(exc: errors.ServiceError) -> func.HttpResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, errors.Conflict):
         extra["existingJobId"] = exc.existing_job_id
+    if isinstance(exc, errors.MonitorLimitReached):
+        extra["limits"] = exc.numbers
     if isinstance(exc, errors.GraphUnsupportedTypes):
         extra["unsupportedResources"] = exc.types
         field_errors = [errors.FieldError("resources", f"{t!r} is not accepted by Microsoft Graph") for t in exc.types]
@@ -117,6 +119,14 @@ def jobs_url(req: func.HttpRequest) -> str:
 def job_url(req: func.HttpRequest, job_id: str) -> str:
     """Absolute URL of the job, keeping the caller's `code` so Logic Apps can poll it with no other auth."""
     url = f"{jobs_url(req)}/{quote(job_id, safe='')}"
+    code = req.params.get("code")
+    return f"{url}?code={quote(code, safe='')}" if code else url
+
+
+def monitor_url(req: func.HttpRequest, monitor_id: str) -> str:
+    """Absolute URL of a monitor, keeping the caller's `code` like `job_url`."""
+    parts = urlsplit(req.url)
+    url = f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}/monitors/{quote(monitor_id, safe='')}"
     code = req.params.get("code")
     return f"{url}?code={quote(code, safe='')}" if code else url
 
