@@ -168,34 +168,34 @@ async def list_monitors(req: func.HttpRequest) -> func.HttpResponse:
 
 
 @bp.function_name("get_monitor")
-@bp.route(route="monitors/{monitorId}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="monitors/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @handled
 async def get_monitor(req: func.HttpRequest) -> func.HttpResponse:
-    return json_response(await monitors.get_monitor(req.route_params["monitorId"]))
+    return json_response(await monitors.get_monitor(req.route_params["id"]))
 
 
 @bp.function_name("delete_monitor")
-@bp.route(route="monitors/{monitorId}", methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="monitors/{id}", methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION)
 @handled
 async def delete_monitor(req: func.HttpRequest) -> func.HttpResponse:
-    await monitors.delete_monitor(req.route_params["monitorId"])
+    await monitors.delete_monitor(req.route_params["id"])
     return func.HttpResponse(status_code=204)
 
 
 @bp.function_name("rebaseline_monitor")
-@bp.route(route="monitors/{monitorId}/baseline", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="monitors/{id}/baseline", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
 @handled
 async def rebaseline_monitor(req: func.HttpRequest) -> func.HttpResponse:
     request = parse_body(RebaselineRequest, read_json_body(req))
-    return json_response(await monitors.rebaseline(req.route_params["monitorId"], request.snapshotId))
+    return json_response(await monitors.rebaseline(req.route_params["id"], request.snapshotId))
 
 
 @bp.function_name("list_monitor_runs")
-@bp.route(route="monitors/{monitorId}/runs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@bp.route(route="monitors/{id}/runs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @handled
 async def list_monitor_runs(req: func.HttpRequest) -> func.HttpResponse:
     items, token = await drifts.list_runs(
-        req.route_params["monitorId"], req.params.get("top"), req.params.get("continuationToken")
+        req.route_params["id"], req.params.get("top"), req.params.get("continuationToken")
     )
     return json_response({"value": items, "continuationToken": token, "nextLink": next_link(req, token)})
 

@@ -1,6 +1,7 @@
 """The HTTP API as data, in no particular format: its title, keys, tags and one table of its routes.
 
-`ROUTES` has one entry per HTTP function of snapshot/http_api.py (operationId = function name). Bodies are
+`ROUTES` (with monitor_routes.MONITOR_ROUTES) has one entry per HTTP function of snapshot/http_api.py
+(operationId = function name). Bodies are
 named schemas of snapshot/openapi/schemas.py. Renderers (snapshot/openapi/v3.py) turn this into a document.
 """
 
@@ -84,9 +85,10 @@ KEYS = (
     ApiKey("functionKeyQuery", "query", "code", "Use this one from Logic Apps: the `Location` it polls keeps the key."),
     ApiKey("functionKeyHeader", "header", "x-functions-key"),
 )
-SNAPSHOTS, CATALOGUE, OPERATIONS = "snapshots", "catalogue", "operations"
+SNAPSHOTS, MONITORS, CATALOGUE, OPERATIONS = "snapshots", "monitors", "catalogue", "operations"
 TAGS = {
     SNAPSHOTS: "Start, follow, read and delete snapshot jobs.",
+    MONITORS: "Graph monitors built from stored snapshots, and the drift history kept here.",
     CATALOGUE: "The resource types Microsoft Graph can snapshot.",
     OPERATIONS: "Health and this document.",
 }
@@ -95,8 +97,13 @@ TAGS = {
 
 PATH_PARAMETERS = {
     "id": Parameter(
-        "id", "path", JOB_ID_SCHEMA, "The snapshot job id (Graph's, a GUID).", required=True, component="JobId"
-    )
+        "id",
+        "path",
+        JOB_ID_SCHEMA,
+        "The id (Graph's, a GUID) of the snapshot job, or under /monitors of the monitor.",
+        required=True,
+        component="JobId",
+    ),
 }
 TOP = Parameter("top", "query", TOP_SCHEMA, "Page size.", component="Top")
 CONTINUATION_TOKEN = Parameter(

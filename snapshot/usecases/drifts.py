@@ -172,7 +172,7 @@ def drift_view(record: DriftRecord) -> dict[str, Any]:
 async def list_drifts(
     status: str | None, monitor_id: str | None, resource_type: str | None, top: str | None, continuation: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    wanted = status or "all"
+    wanted = "all" if status is None else status
     if wanted not in DRIFT_STATUSES:
         raise errors.ValidationFailed([errors.FieldError("status", f"must be one of {', '.join(DRIFT_STATUSES)}")])
     records, token = await clients.store().drifts.page(

@@ -36,6 +36,11 @@ def graph_creates(emulator: EmulatorControl) -> int:
     )
 
 
+def entry(name: str) -> dict[str, Any]:
+    """A baseline entry of a monitor another tool made."""
+    return {"displayName": name, "resourceType": CA.lower(), "properties": {"DisplayName": name, "Ensure": "Present"}}
+
+
 def create(api: httpx.Client, snapshot_id: str, **body: Any) -> httpx.Response:
     return api.post(f"/api/snapshots/{snapshot_id}/monitor", json=body)
 
@@ -89,8 +94,7 @@ def test_a_monitor_gets_exactly_the_documented_baseline(api: httpx.Client, emula
 def test_limits_are_checked_from_graph_state_before_any_create(api: httpx.Client, emulator: EmulatorControl) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
     snapshot = take(api, "Limits source", [CA])
-    small = {"displayName": "x", "resources": [{"displayName": "One", "resourceType": CA.lower(),
-                                                 "properties": {"DisplayName": "One", "Ensure": "Present"}}]}  # fmt: skip
+    small = {"displayName": "x", "resources": [entry("One")]}
     others = [emulator.add_monitor(f"Other tool {i:02d}", small) for i in range(30)]
     emulator.clear_requests()
 
@@ -105,11 +109,7 @@ def test_limits_are_checked_from_graph_state_before_any_create(api: httpx.Client
     for other in others[:2]:
         assert api.delete(f"/api/monitors/{other['id']}").status_code == 204  # asked for by id
 
-    big = copy.deepcopy(small)
-    big["resources"] = [
-        {**small["resources"][0], "displayName": f"E{i}", "properties": {"DisplayName": f"E{i}", "Ensure": "Present"}}
-        for i in range(170)
-    ]
+    big = {"displayName": "x", "resources": [entry(f"E{i}") for i in range(170)]}
     emulator.add_monitor("Big baseline", big)  # 29 monitors using (28 + 170) x 4 = 792 of 800 a day
     over = create(api, snapshot, displayName="Over budget")  # 3 policies x 4 = 12 more
     assert over.status_code == 422, over.text
