@@ -18,10 +18,11 @@ from snapshot.http_support import (
     json_response,
     monitor_url,
     next_link,
+    page_response,
     read_json_body,
 )
-from snapshot.models import Lifecycle, parse_idempotency_key, parse_start_request
-from snapshot.monitoring import MonitorRequest, RebaselineRequest, parse_body
+from snapshot.models import Lifecycle, parse_body, parse_idempotency_key, parse_start_request
+from snapshot.monitoring import MonitorRequest, RebaselineRequest
 from snapshot.settings import get_settings
 from snapshot.usecases import delete, drifts, monitors, quota, reads, start
 from snapshot.usecases import health as health_check
@@ -85,7 +86,7 @@ async def list_snapshot_resources(req: func.HttpRequest) -> func.HttpResponse:
         req.params.get("top"),
         req.params.get("continuationToken"),
     )
-    return json_response({"value": items, "continuationToken": token, "nextLink": next_link(req, token)})
+    return page_response(req, items, token)
 
 
 @bp.function_name("get_snapshot_content")
@@ -197,7 +198,7 @@ async def list_monitor_runs(req: func.HttpRequest) -> func.HttpResponse:
     items, token = await drifts.list_runs(
         req.route_params["id"], req.params.get("top"), req.params.get("continuationToken")
     )
-    return json_response({"value": items, "continuationToken": token, "nextLink": next_link(req, token)})
+    return page_response(req, items, token)
 
 
 @bp.function_name("list_drifts")
@@ -211,4 +212,4 @@ async def list_drifts(req: func.HttpRequest) -> func.HttpResponse:
         req.params.get("top"),
         req.params.get("continuationToken"),
     )
-    return json_response({"value": items, "continuationToken": token, "nextLink": next_link(req, token)})
+    return page_response(req, items, token)

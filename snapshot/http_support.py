@@ -137,6 +137,11 @@ def accepted(req: func.HttpRequest, record: JobRecord) -> func.HttpResponse:
     return json_response(job_view(record, url), 202, headers)
 
 
+def page_response(req: func.HttpRequest, items: list[Any], token: str | None) -> func.HttpResponse:
+    """A page of a list route: `{value, continuationToken, nextLink}`."""
+    return json_response({"value": items, "continuationToken": token, "nextLink": next_link(req, token)})
+
+
 def next_link(req: func.HttpRequest, token: str | None) -> str | None:
     if token is None:
         return None

@@ -10,14 +10,13 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic.alias_generators import to_camel
 
 from snapshot import catalogue
 from snapshot.baseline import Selection
 from snapshot.callbacks.urls import validate_callback_url
-from snapshot.errors import FieldError, ValidationFailed
-from snapshot.models import DESCRIPTION_MAX, CallbackState, StartSnapshotRequest, field_errors
+from snapshot.models import DESCRIPTION_MAX, CallbackState, StartSnapshotRequest
 
 MAX_MONITORS = 30
 DAILY_RESOURCE_BUDGET = 800
@@ -96,16 +95,6 @@ class RebaselineRequest(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
     snapshotId: str = Field(min_length=1, max_length=200)
-
-
-def parse_body(model: type[BaseModel], body: Any, callback_hosts: list[str] | None = None) -> Any:
-    """Validate a JSON body against `model`; a 400 naming each field and rule otherwise."""
-    if not isinstance(body, dict):
-        raise ValidationFailed([FieldError("body", "must be a JSON object")])
-    try:
-        return model.model_validate(body, context={"allowed_hosts": callback_hosts or []})
-    except ValidationError as exc:
-        raise ValidationFailed(field_errors(exc)) from None
 
 
 class _Camel(BaseModel):

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from snapshot.openapi.routes import CONTINUATION_TOKEN, MONITORS, TOP, Answer, Parameter, Route, problem, problems
-
-MONITOR_LOCATION = Parameter(
-    "Location",
-    "header",
-    {"type": "string", "format": "uri"},
-    "Absolute URL of the monitor (get_monitor), with the caller's `code` kept.",
-    required=True,
+from snapshot.openapi.routes import (
+    CONTINUATION_TOKEN,
+    LOCATION,
+    MONITORS,
+    TOP,
+    Answer,
+    Parameter,
+    Route,
+    problem,
+    problems,
 )
+
 OVER_BUDGET = problem(422, "Over the daily budget, or refused by Microsoft Graph (its text in `detail`).")
 
 MONITOR_ROUTES = (
@@ -28,7 +31,7 @@ MONITOR_ROUTES = (
         ),
         body="MonitorRequest",
         answers=(
-            Answer(201, "Created.", "MonitorView", headers=(MONITOR_LOCATION,)),
+            Answer(201, "Created.", "MonitorView", headers=(LOCATION,)),
             *problems(400, 404, 409, 413, 415, 502, 503),
             OVER_BUDGET,
         ),

@@ -118,7 +118,7 @@ LOCATION = Parameter(
     "Location",
     "header",
     {"type": "string", "format": "uri"},
-    "Absolute URL of the job (get_snapshot), with the caller's `code` kept.",
+    "Absolute URL of the job (get_snapshot) or of a created monitor (get_monitor), with the caller's `code` kept.",
     required=True,
     component="Location",
 )

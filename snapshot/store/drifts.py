@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from snapshot.monitoring import DriftRecord
-from snapshot.store.records import record_entity, record_of, upsert_all
-from snapshot.store.tables import Tables, read_page, storage_errors
+from snapshot.store.records import RecordTable, record_entity, record_of, upsert_all
+from snapshot.store.tables import read_page, storage_errors
 
 
 def drift_entity(record: DriftRecord) -> dict[str, Any]:
@@ -16,11 +16,7 @@ def drift_entity(record: DriftRecord) -> dict[str, Any]:
     )
 
 
-class DriftTable:
-    def __init__(self, tables: Tables, name: str) -> None:
-        self._tables = tables
-        self._name = name
-
+class DriftTable(RecordTable):
     async def for_monitor(self, monitor_id: str) -> list[DriftRecord]:
         table = await self._tables.get(self._name)
         with storage_errors():

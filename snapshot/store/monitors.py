@@ -4,34 +4,32 @@ and one row holding where the drift poller stopped reading monitoring results.""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import UpdateMode
 
 from snapshot.monitoring import MonitorRecord
-from snapshot.store.records import record_entity, record_of
-from snapshot.store.tables import ConcurrencyConflict, Tables, is_table_key, storage_errors
+from snapshot.store.records import RecordTable, record_entity, record_of
+from snapshot.store.tables import ConcurrencyConflict, is_table_key, storage_errors
 
 MONITOR_PARTITION = "monitor"
 CURSOR_PARTITION, RESULTS_CURSOR = "cursor", "results"
 
 
-class MonitorTable:
-    def __init__(self, tables: Tables, name: str) -> None:
-        self._tables = tables
-        self._name = name
-
-    async def get(self, monitor_id: str) -> MonitorRecord | None:
-        if not is_table_key(monitor_id):
-            return None
+class MonitorTable(RecordTable):
+    async def _entity(self, partition: str, row: str) -> Any:
         table = await self._tables.get(self._name)
         try:
             with storage_errors():
-                entity = await table.get_entity(MONITOR_PARTITION, monitor_id)
+                return await table.get_entity(partition, row)
         except ResourceNotFoundError:
             return None
-        return record_of(MonitorRecord, entity)
+
+    async def get(self, monitor_id: str) -> MonitorRecord | None:
+        entity = await self._entity(MONITOR_PARTITION, monitor_id) if is_table_key(monitor_id) else None
+        return None if entity is None else record_of(MonitorRecord, entity)
 
     async def put(self, record: MonitorRecord) -> None:
         table = await self._tables.get(self._name)
@@ -66,13 +64,8 @@ class MonitorTable:
 
     async def results_cursor(self) -> datetime | None:
         """The start of the newest monitoring result the poller has stored (None before the first)."""
-        table = await self._tables.get(self._name)
-        try:
-            with storage_errors():
-                entity = await table.get_entity(CURSOR_PARTITION, RESULTS_CURSOR)
-        except ResourceNotFoundError:
-            return None
-        value = entity.get("Since")
+        entity = await self._entity(CURSOR_PARTITION, RESULTS_CURSOR)
+        value = None if entity is None else entity.get("Since")
         return value if isinstance(value, datetime) else None
 
     async def set_results_cursor(self, since: datetime) -> None:

@@ -9,12 +9,20 @@ from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
-from snapshot.store.tables import storage_errors
+from snapshot.store.tables import Tables, storage_errors
 
 RECORD_COLUMN = "Record"
 TRANSACTION_MAX_ENTITIES = 100
 
 M = TypeVar("M", bound=BaseModel)
+
+
+class RecordTable:
+    """A table of records on the shared table service."""
+
+    def __init__(self, tables: Tables, name: str) -> None:
+        self._tables = tables
+        self._name = name
 
 
 def record_entity(partition: str, row: str, record: BaseModel, **columns: Any) -> dict[str, Any]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from snapshot.monitoring import RunRecord
-from snapshot.store.records import record_entity, record_of, upsert_all
-from snapshot.store.tables import Tables, read_page
+from snapshot.store.records import RecordTable, record_entity, record_of, upsert_all
+from snapshot.store.tables import read_page
 
 MAX_TICKS = 10**17
 
@@ -17,11 +17,7 @@ def run_key(record: RunRecord) -> str:
     return f"{MAX_TICKS - int(started.timestamp() * 1_000_000):017d}_{record.id}"
 
 
-class RunTable:
-    def __init__(self, tables: Tables, name: str) -> None:
-        self._tables = tables
-        self._name = name
-
+class RunTable(RecordTable):
     async def write(self, records: list[RunRecord]) -> None:
         table = await self._tables.get(self._name)
         await upsert_all(table, [record_entity(r.monitor_id, run_key(r), r, RunStatus=r.run_status) for r in records])

@@ -16,7 +16,8 @@ from aiohttp import web
 
 from devtools.emulator_client import EmulatorControl
 from snapshot.callbacks import delivery, policy
-from snapshot.monitoring import MonitorRequest, parse_body
+from snapshot.models import parse_body
+from snapshot.monitoring import MonitorRequest
 from snapshot.settings import get_settings
 from snapshot.usecases import drifts, monitors, notify
 from tests.support import use_setting
