@@ -97,7 +97,7 @@ async def create_monitor(snapshot_id: str, request: MonitorRequest) -> dict[str,
         "baseline": baseline_document(request.displayName, request.description, entries),
         "parameters": {},
     }
-    created = await clients.monitor_graph().create_monitor(body)
+    created = await _create_once(body, {str(m["id"]) for m in status["monitors"]})
     record = MonitorRecord(
         id=str(created["id"]),
         display_name=request.displayName,
@@ -113,6 +113,23 @@ async def create_monitor(snapshot_id: str, request: MonitorRequest) -> dict[str,
     await clients.store().monitors.put(record)
     log.info("monitor %s created from snapshot %s with %d baseline entries", record.id, snapshot_id, len(entries))
     return monitor_view(created, record, entries, None)
+
+
+async def _create_once(body: dict[str, Any], before: set[str]) -> dict[str, Any]:
+    """POST the monitor once (never retried). When the answer is lost, Graph's list says whether it exists:
+    a new monitor with this name is the one this request made; none means the caller may retry."""
+    graph = clients.monitor_graph()
+    try:
+        return await graph.create_monitor(body)
+    except errors.GraphUnavailable:
+        made = [
+            m for m in await graph.list_monitors()
+            if str(m.get("id")) not in before and m.get("displayName") == body["displayName"]
+        ]  # fmt: skip
+        if len(made) != 1:
+            raise
+        log.warning("monitor create answer lost; Graph lists it as %s", made[0]["id"])
+        return made[0]
 
 
 def monitor_view(

@@ -182,3 +182,17 @@ def test_drift_history_outlives_graph(api: httpx.Client, emulator: EmulatorContr
     assert drifts(api, status="active") == []
     assert {d["resolution"] for d in drifts(api, status="all")} == {"fixed", "vanished"}
     assert len(api.get(f"/api/monitors/{monitor['id']}/runs").json()["value"]) == 5
+
+
+def test_a_create_whose_answer_is_lost_is_found_in_graph_not_repeated(
+    api: httpx.Client, emulator: EmulatorControl
+) -> None:
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
+    snapshot = take(api, "Lost answer source", [CA])
+    emulator.add_fault(method="POST", path="configurationMonitors", action="drop")
+    response = create(api, snapshot, displayName="Answer lost")
+    assert response.status_code == 201, response.text
+    assert graph_creates(emulator) == 1
+    [monitor] = emulator.monitoring()["monitors"]
+    assert response.json()["id"] == monitor["id"]
+    assert api.get(f"/api/monitors/{monitor['id']}").json()["createdByApp"] is True
