@@ -104,6 +104,31 @@ class EmulatorControl:
         result: list[dict[str, Any]] = self._call("GET", "/tenant", params={"resourceType": resource_type})["resources"]
         return result
 
+    def monitoring(self) -> dict[str, Any]:
+        """Every monitor (with its baseline), drift and monitoring result, and the limits."""
+        result: dict[str, Any] = self._call("GET", "/monitors")
+        return result
+
+    def add_monitor(self, displayName: str, baseline: dict[str, Any], description: str = "") -> dict[str, Any]:
+        """A monitor created by another tool."""
+        body = {"displayName": displayName, "description": description, "baseline": baseline}
+        result: dict[str, Any] = self._call("POST", "/monitors", body)
+        return result
+
+    def monitor_limits(self, **limits: Any) -> dict[str, Any]:
+        result: dict[str, Any] = self._call("POST", "/monitors/limits", limits)
+        return result
+
+    def run_monitors(self, fail: bool = False) -> list[dict[str, Any]]:
+        """Run the monitoring slot now against the tenant as it is."""
+        result: list[dict[str, Any]] = self._call("POST", "/monitors/run", {"fail": fail})["results"]
+        return result
+
+    def age_fixed_drifts(self) -> int:
+        """Remove the fixed drifts, as Graph does 30 days after they are fixed."""
+        result: int = self._call("POST", "/monitors/age")["removed"]
+        return result
+
     def routes(self) -> list[dict[str, str]]:
         """The control routes: method, path and what each does."""
         result: list[dict[str, str]] = self._call("GET", "/")

@@ -109,6 +109,7 @@ var snapshotSettingDefaults = {
   SNAPSHOT_PRUNE_STORED_JOBS: 'true'
   SNAPSHOT_MONTHLY_RESOURCE_QUOTA: '20000'
   SNAPSHOT_CALLBACK_ALLOWED_HOSTS: '*.logic.azure.com'
+  SNAPSHOT_DRIFT_POLL_SCHEDULE: '0 15 0,6,12,18 * * *'
 }
 var appSnapshotSettings = union(snapshotSettingDefaults, snapshotSettings)
 
@@ -118,6 +119,9 @@ var snapshotTableSuffixes = [
   'Resources'
   'Idempotency'
   'Quota'
+  'Monitors'
+  'Drifts'
+  'Runs'
 ]
 var snapshotTableNames = [for suffix in snapshotTableSuffixes: '${appSnapshotSettings.SNAPSHOT_TABLE_PREFIX}${suffix}']
 

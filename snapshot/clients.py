@@ -14,6 +14,7 @@ from snapshot.store import Store
 
 if TYPE_CHECKING:
     from snapshot.graph import UtcmClient
+    from snapshot.monitor_graph import MonitorGraph
 
 
 class Closable(Protocol):
@@ -60,6 +61,13 @@ _store: ProcessWide[Store] = ProcessWide(lambda settings: Store(settings, **STOR
 
 def graph(settings: Settings | None = None) -> UtcmClient:
     return _graph.get(settings or get_settings())
+
+
+def monitor_graph(settings: Settings | None = None) -> MonitorGraph:
+    """The monitor API on the process-wide Graph client (same adapter, token and call counter)."""
+    from snapshot.monitor_graph import MonitorGraph
+
+    return MonitorGraph(graph(settings))
 
 
 def store(settings: Settings | None = None) -> Store:

@@ -118,6 +118,26 @@ class GraphNameConflict(GraphError, status=409, title="The display name is taken
 class GraphJobLimit(GraphError, status=409, title="Microsoft Graph already holds 12 snapshot jobs"): ...
 
 
+class GraphMonitorRefused(GraphError, status=422, title="Microsoft Graph refused the monitor request"):
+    """Graph answered 400/409/422 to a monitor call; the detail carries Graph's own text."""
+
+
+class MonitorLimitReached(ServiceError, status=409, title="A monitoring limit would be passed"):
+    """A documented monitor limit, checked from Graph's state before a create; `numbers` says how far."""
+
+    def __init__(self, detail: str, numbers: dict[str, int]) -> None:
+        super().__init__(detail)
+        self.numbers = numbers
+
+
+class MonitorCountReached(MonitorLimitReached, title="The tenant holds the most monitors Graph allows"):
+    """30 monitors already exist in Graph: deleting one clears it."""
+
+
+class MonitorBudgetExceeded(MonitorLimitReached, status=422, title="The baseline is over the daily monitoring budget"):
+    """(baseline instances of every monitor + the new ones) x 4 runs would pass 800 resources a day."""
+
+
 class GraphPermissionDenied(GraphError, status=502, title="The app's identity lacks a Microsoft Graph permission"):
     """The managed identity lacks ConfigurationMonitoring.ReadWrite.All (or its admin consent)."""
 

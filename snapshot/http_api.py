@@ -17,12 +17,15 @@ from snapshot.http_support import (
     job_url,
     jobs_url,
     json_response,
+    monitor_url,
     next_link,
+    page_response,
     read_json_body,
 )
-from snapshot.models import Lifecycle, parse_idempotency_key, parse_start_request
+from snapshot.models import Lifecycle, parse_body, parse_idempotency_key, parse_start_request
+from snapshot.monitoring import MonitorRequest, RebaselineRequest
 from snapshot.settings import get_settings
-from snapshot.usecases import delete, quota, reads, report, start
+from snapshot.usecases import delete, drifts, monitors, quota, reads, report, start
 from snapshot.usecases import health as health_check
 from snapshot.views import job_view
 
@@ -84,7 +87,7 @@ async def list_snapshot_resources(req: func.HttpRequest) -> func.HttpResponse:
         req.params.get("top"),
         req.params.get("continuationToken"),
     )
-    return json_response({"value": items, "continuationToken": token, "nextLink": next_link(req, token)})
+    return page_response(req, items, token)
 
 
 @bp.function_name("get_snapshot_content")
@@ -164,3 +167,68 @@ async def openapi(req: func.HttpRequest) -> func.HttpResponse:
 
     parts = urlsplit(req.url)
     return json_response(document(f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}"))
+
+
+@bp.function_name("create_monitor")
+@bp.route(route="snapshots/{id}/monitor", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def create_monitor(req: func.HttpRequest) -> func.HttpResponse:
+    request = parse_body(MonitorRequest, read_json_body(req), get_settings().callback_hosts)
+    view = await monitors.create_monitor(req.route_params["id"], request)
+    return json_response(view, 201, {"Location": monitor_url(req, view["id"])})
+
+
+@bp.function_name("list_monitors")
+@bp.route(route="monitors", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def list_monitors(req: func.HttpRequest) -> func.HttpResponse:
+    status = await monitors.budget()
+    listed = status.pop("monitors")
+    return json_response({"value": listed, "budget": status})
+
+
+@bp.function_name("get_monitor")
+@bp.route(route="monitors/{id}", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def get_monitor(req: func.HttpRequest) -> func.HttpResponse:
+    return json_response(await monitors.get_monitor(req.route_params["id"]))
+
+
+@bp.function_name("delete_monitor")
+@bp.route(route="monitors/{id}", methods=["DELETE"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def delete_monitor(req: func.HttpRequest) -> func.HttpResponse:
+    await monitors.delete_monitor(req.route_params["id"])
+    return func.HttpResponse(status_code=204)
+
+
+@bp.function_name("rebaseline_monitor")
+@bp.route(route="monitors/{id}/baseline", methods=["POST"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def rebaseline_monitor(req: func.HttpRequest) -> func.HttpResponse:
+    request = parse_body(RebaselineRequest, read_json_body(req))
+    return json_response(await monitors.rebaseline(req.route_params["id"], request.snapshotId))
+
+
+@bp.function_name("list_monitor_runs")
+@bp.route(route="monitors/{id}/runs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def list_monitor_runs(req: func.HttpRequest) -> func.HttpResponse:
+    items, token = await drifts.list_runs(
+        req.route_params["id"], req.params.get("top"), req.params.get("continuationToken")
+    )
+    return page_response(req, items, token)
+
+
+@bp.function_name("list_drifts")
+@bp.route(route="drifts", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def list_drifts(req: func.HttpRequest) -> func.HttpResponse:
+    items, token = await drifts.list_drifts(
+        req.params.get("status"),
+        req.params.get("monitorId"),
+        req.params.get("resourceType"),
+        req.params.get("top"),
+        req.params.get("continuationToken"),
+    )
+    return page_response(req, items, token)

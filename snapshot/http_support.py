@@ -58,6 +58,8 @@ def error_response(exc: errors.ServiceError) -> func.HttpResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, errors.Conflict):
         extra["existingJobId"] = exc.existing_job_id
+    if isinstance(exc, errors.MonitorLimitReached):
+        extra["limits"] = exc.numbers
     if isinstance(exc, errors.GraphUnsupportedTypes):
         extra["unsupportedResources"] = exc.types
         field_errors = [errors.FieldError("resources", f"{t!r} is not accepted by Microsoft Graph") for t in exc.types]
@@ -126,10 +128,23 @@ def diff_url(req: func.HttpRequest, job_id: str, against: str) -> str:
     return f"{jobs_url(req)}/{quote(job_id, safe='')}/diff?against={quote(against, safe='')}"
 
 
+def monitor_url(req: func.HttpRequest, monitor_id: str) -> str:
+    """Absolute URL of a monitor, keeping the caller's `code` like `job_url`."""
+    parts = urlsplit(req.url)
+    url = f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}/monitors/{quote(monitor_id, safe='')}"
+    code = req.params.get("code")
+    return f"{url}?code={quote(code, safe='')}" if code else url
+
+
 def accepted(req: func.HttpRequest, record: JobRecord) -> func.HttpResponse:
     url = job_url(req, record.id)
     headers = {"Location": url, "Retry-After": str(get_settings().retry_after_seconds)}
     return json_response(job_view(record, url), 202, headers)
+
+
+def page_response(req: func.HttpRequest, items: list[Any], token: str | None) -> func.HttpResponse:
+    """A page of a list route: `{value, continuationToken, nextLink}`."""
+    return json_response({"value": items, "continuationToken": token, "nextLink": next_link(req, token)})
 
 
 def next_link(req: func.HttpRequest, token: str | None) -> str | None:

@@ -12,7 +12,7 @@ import re
 import uuid
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
@@ -27,6 +27,8 @@ RESOURCES_MAX = 300
 IDEMPOTENCY_KEY_MAX = 200
 LIST_TOP_DEFAULT, LIST_TOP_MAX = 100, 1000
 PREVIOUS = "previous"  # `against=previous`: the snapshot a diff or report compares with, found by the app
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class JobStatus(StrEnum):
@@ -226,14 +228,20 @@ class StartSnapshotRequest(BaseModel):
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 
-def parse_start_request(body: Any, callback_hosts: list[str] | None = None) -> StartSnapshotRequest:
-    """Validate a start body; `callback_hosts` are the host patterns a callbackUrl may use."""
+def parse_body(model: type[M], body: Any, callback_hosts: list[str] | None = None) -> M:
+    """Validate a JSON body against `model` (400 naming each field and rule); `callback_hosts` are the host
+    patterns a callbackUrl may use."""
     if not isinstance(body, dict):
         raise ValidationFailed([FieldError("body", "must be a JSON object")])
     try:
-        return StartSnapshotRequest.model_validate(body, context={"allowed_hosts": callback_hosts or []})
+        return model.model_validate(body, context={"allowed_hosts": callback_hosts or []})
     except ValidationError as exc:
         raise ValidationFailed(field_errors(exc)) from None
+
+
+def parse_start_request(body: Any, callback_hosts: list[str] | None = None) -> StartSnapshotRequest:
+    """Validate a start body; `callback_hosts` are the host patterns a callbackUrl may use."""
+    return parse_body(StartSnapshotRequest, body, callback_hosts)
 
 
 def parse_idempotency_key(header: str | None) -> str | None:

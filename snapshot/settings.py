@@ -97,6 +97,9 @@ class TableNames:
     resources: str
     idempotency: str
     quota: str
+    monitors: str
+    drifts: str
+    runs: str
 
     def __iter__(self) -> Iterator[str]:
         return iter(astuple(self))
@@ -118,6 +121,8 @@ class Settings(BaseModel):
     prune_stored_jobs: bool = Field(True, alias="SNAPSHOT_PRUNE_STORED_JOBS")
     monthly_resource_quota: Annotated[int, Field(ge=0)] = Field(20000, alias="SNAPSHOT_MONTHLY_RESOURCE_QUOTA")
     callback_allowed_hosts: str = Field(DEFAULT_CALLBACK_HOSTS, alias=CALLBACK_HOSTS_SETTING)
+    # A few minutes after each of Graph's fixed monitor slots (00:00, 06:00, 12:00, 18:00 GMT).
+    drift_poll_schedule: str = Field("0 15 0,6,12,18 * * *", alias="SNAPSHOT_DRIFT_POLL_SCHEDULE")
 
     @field_validator("graph_base_url")
     @classmethod
@@ -141,7 +146,7 @@ class Settings(BaseModel):
     def _client_id(cls, value: str | None) -> str | None:
         return value or None
 
-    @field_validator("poll_schedule")
+    @field_validator("poll_schedule", "drift_poll_schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
         if len(value.split()) != NCRONTAB_FIELDS:
@@ -166,7 +171,10 @@ class Settings(BaseModel):
     @property
     def tables(self) -> TableNames:
         prefix = self.table_prefix
-        return TableNames(f"{prefix}Jobs", f"{prefix}Resources", f"{prefix}Idempotency", f"{prefix}Quota")
+        return TableNames(
+            f"{prefix}Jobs", f"{prefix}Resources", f"{prefix}Idempotency", f"{prefix}Quota",
+            f"{prefix}Monitors", f"{prefix}Drifts", f"{prefix}Runs",
+        )  # fmt: skip
 
 
 SETTING_NAMES: tuple[str, ...] = tuple(

@@ -85,7 +85,8 @@ async def app_env(stack_env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
 def app_host(azurite_service: services.Service, emulator_service: services.Service) -> Iterator[services.Service]:
     """devtools.host serving function_app.app over real HTTP, against Azurite and the emulator."""
     env = stack_environment(azurite_service.port, emulator_service.port, E2E_TABLE_PREFIX)
-    env["SNAPSHOT_POLL_SCHEDULE"] = "0 0 0 1 1 *"  # tests run the poller through the admin endpoint
+    env["SNAPSHOT_POLL_SCHEDULE"] = "0 0 0 1 1 *"  # tests run the pollers through the admin endpoint
+    env["SNAPSHOT_DRIFT_POLL_SCHEDULE"] = "0 0 0 1 1 *"
     for name in services.LEAKY_ENV:
         env[name] = ""
     service = services.host(services.free_port(), env, log_path=LOG_DIR / "host.log").start(timeout=120)

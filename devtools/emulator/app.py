@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from devtools.emulator import control, graph
+from devtools.emulator import control, graph, monitors
 from devtools.emulator.faults import FAULTS_KEY, Faults, inject_faults, swallow_dropped
 from devtools.emulator.identity import DEFAULT_IDENTITY_HEADER, IDENTITY_KEY, Identity, token_endpoint
+from devtools.emulator.monitor_state import MONITORS_KEY, MonitorState
 from devtools.emulator.requestlog import LOG_KEY, RequestLog, log_requests
 from devtools.emulator.state import STATE_KEY, EmulatorState
 
@@ -14,10 +15,12 @@ from devtools.emulator.state import STATE_KEY, EmulatorState
 def create_app(identity_header: str = DEFAULT_IDENTITY_HEADER) -> web.Application:
     app = web.Application(middlewares=[swallow_dropped, log_requests, inject_faults], client_max_size=64 * 1024 * 1024)
     app[STATE_KEY] = EmulatorState()
+    app[MONITORS_KEY] = MonitorState()
     app[IDENTITY_KEY] = Identity(identity_header)
     app[FAULTS_KEY] = Faults()
     app[LOG_KEY] = RequestLog()
     app.router.add_get("/msi/token", token_endpoint, name="token")
+    app.router.add_routes(monitors.routes)  # before graph's catch-all for unknown Graph paths
     app.router.add_routes(graph.routes)
     app.router.add_routes(control.routes)
     # The catch-alls come last: aiohttp tries routes sharing a path prefix in the order they were added.

@@ -15,6 +15,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from devtools.emulator.faults import FAULTS_KEY, Fault
+from devtools.emulator.monitor_state import MONITORS_KEY
 from devtools.emulator.requestlog import LOG_KEY
 from devtools.emulator.state import (
     STATE_KEY,
@@ -83,8 +84,9 @@ async def index(request: web.Request, state: EmulatorState) -> web.StreamRespons
 @routes.post(PREFIX + "/reset")
 @control_operation
 async def reset(request: web.Request, state: EmulatorState) -> web.StreamResponse:
-    """Forget jobs, contents, tenant changes, faults and the request log; restore the default config."""
+    """Forget jobs, contents, monitors, tenant changes, faults and the request log; restore the default config."""
     state.reset()
+    request.app[MONITORS_KEY].reset()
     request.app[FAULTS_KEY].pending.clear()
     request.app[LOG_KEY].entries.clear()
     return web.json_response({"reset": True})

@@ -1,191 +1,31 @@
 """The HTTP API as data, in no particular format: its title, keys, tags and one table of its routes.
 
-`ROUTES` has one entry per HTTP function of snapshot/http_api.py (operationId = function name). Bodies are
+`ROUTES` (with monitor_routes.MONITOR_ROUTES) has one entry per HTTP function of snapshot/http_api.py
+(operationId = function name). Bodies are
 named schemas of snapshot/openapi/schemas.py. Renderers (snapshot/openapi/v3.py) turn this into a document.
 """
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
-from typing import Literal
-
-from snapshot.models import IDEMPOTENCY_KEY_MAX, PREVIOUS, JobStatus
-from snapshot.openapi.schemas import JOB_ID_SCHEMA, SECONDS, TOP_SCHEMA, Schema
+from snapshot.models import IDEMPOTENCY_KEY_MAX, JobStatus
+from snapshot.openapi.contract import (
+    AGAINST,
+    CATALOGUE,
+    CONTINUATION_TOKEN,
+    NO_SUCH_PAIR,
+    NOT_STORED,
+    OPERATIONS,
+    PAIR_NOT_STORED,
+    REPORT_HEADERS,
+    SNAPSHOTS,
+    TOP,
+    Answer,
+    Parameter,
+    Route,
+    accepted,
+    problems,
+)
 from snapshot.report.render import MAX_REPORT_BYTES
-
-TITLE = "Tenant snapshot API"
-VERSION = "1.0.0"
-DESCRIPTION = (
-    "Takes and keeps Microsoft 365 tenant configuration snapshots (Microsoft Graph UTCM). "
-    "Errors are RFC 9457 `application/problem+json`. Authenticate with a function key, as the "
-    "`code` query parameter or the `x-functions-key` header."
-)
-PROBLEM_MEDIA_TYPE = "application/problem+json"
-
-
-@dataclass(frozen=True)
-class ApiKey:
-    """One way to send the function key; `scheme` names it in the document."""
-
-    scheme: str
-    location: Literal["query", "header"]
-    name: str
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class Parameter:
-    """A request parameter, or (location "header") a response header."""
-
-    name: str
-    location: Literal["path", "query", "header"]
-    schema: Schema
-    description: str
-    required: bool = False
-    component: str | None = None  # declared once under this name and referred to wherever it is used
-
-
-@dataclass(frozen=True)
-class Answer:
-    """One documented response: `body` names its schema, None for an empty body."""
-
-    status: int
-    description: str
-    body: str | None = None
-    media_type: str = "application/json"
-    headers: tuple[Parameter, ...] = ()
-
-
-@dataclass(frozen=True)
-class Route:
-    """One operation. `anonymous` routes need no function key; every other one may get the host's 401."""
-
-    method: Literal["GET", "POST", "DELETE"]
-    path: str
-    function: str
-    tag: str
-    summary: str
-    answers: tuple[Answer, ...]
-    description: str | None = None
-    parameters: tuple[Parameter, ...] = ()
-    body: str | None = None  # the schema of a required JSON request body
-    anonymous: bool = False
-
-    @property
-    def path_parameters(self) -> tuple[Parameter, ...]:
-        return tuple(PATH_PARAMETERS[name] for name in re.findall(r"\{([^}]+)\}", self.path))
-
-    @property
-    def responses(self) -> tuple[Answer, ...]:
-        return self.answers if self.anonymous else (*self.answers, UNAUTHORIZED)
-
-
-KEYS = (
-    ApiKey("functionKeyQuery", "query", "code", "Use this one from Logic Apps: the `Location` it polls keeps the key."),
-    ApiKey("functionKeyHeader", "header", "x-functions-key"),
-)
-SNAPSHOTS, CATALOGUE, OPERATIONS = "snapshots", "catalogue", "operations"
-TAGS = {
-    SNAPSHOTS: "Start, follow, read and delete snapshot jobs.",
-    CATALOGUE: "The resource types Microsoft Graph can snapshot.",
-    OPERATIONS: "Health and this document.",
-}
-
-# --- parameters and answers that several routes share ------------------------------------------------
-
-PATH_PARAMETERS = {
-    "id": Parameter(
-        "id", "path", JOB_ID_SCHEMA, "The snapshot job id (Graph's, a GUID).", required=True, component="JobId"
-    )
-}
-TOP = Parameter("top", "query", TOP_SCHEMA, "Page size.", component="Top")
-CONTINUATION_TOKEN = Parameter(
-    "continuationToken",
-    "query",
-    {"type": "string"},
-    "The token of the previous page, as returned.",
-    component="ContinuationToken",
-)
-
-LOCATION = Parameter(
-    "Location",
-    "header",
-    {"type": "string", "format": "uri"},
-    "Absolute URL of the job (get_snapshot), with the caller's `code` kept.",
-    required=True,
-    component="Location",
-)
-RETRY_AFTER = Parameter(
-    "Retry-After",
-    "header",
-    SECONDS,
-    "Seconds to wait before the next request.",
-    required=True,
-    component="Retry-After",
-)
-RETRY_LATER = Parameter("Retry-After", "header", SECONDS, "Seconds to wait before retrying.")
-
-UNAUTHORIZED = Answer(401, "No valid function key (answered by the Functions host, empty body).")
-PROBLEM_TEXT = {
-    400: "The request is not valid; `errors` names each field and what is wrong.",
-    404: "No snapshot job with this id.",
-    409: "Conflict; `detail` says what to do.",
-    413: "The body is larger than 64 KiB.",
-    415: "The body is not JSON (send `Content-Type: application/json`).",
-    429: "Too many requests; retry after `Retry-After` seconds.",
-    500: "Unexpected error; the function log has the details.",
-    502: "Microsoft Graph refused the request (for example a missing Graph permission).",
-    503: "Microsoft Graph or Table Storage is throttled or unavailable; retry after `Retry-After` seconds.",
-}
-
-
-def problem(status: int, description: str | None = None) -> Answer:
-    headers = (RETRY_LATER,) if status in (429, 503) else ()
-    return Answer(status, description or PROBLEM_TEXT[status], "Problem", PROBLEM_MEDIA_TYPE, headers)
-
-
-def problems(*statuses: int) -> tuple[Answer, ...]:
-    """Problem answers for these statuses, plus 500 (any handled route may answer it)."""
-    return tuple(problem(status) for status in (*statuses, 500))
-
-
-def accepted(description: str) -> Answer:
-    return Answer(202, description, "JobView", headers=(LOCATION, RETRY_AFTER))
-
-
-NOT_STORED = problem(409, "The job's content is not stored (yet, or at all).")
-
-AGAINST = Parameter(
-    "against",
-    "query",
-    {"anyOf": [JOB_ID_SCHEMA, {"const": PREVIOUS}]},
-    f"The id of the older snapshot, or `{PREVIOUS}`: the newest stored snapshot created before this one whose "
-    "resource types include all of this one's (only this one's types are then compared). The answer names the "
-    "snapshot it resolved to.",
-    required=True,
-    component="Against",
-)
-NO_SUCH_PAIR = problem(
-    404,
-    f"No snapshot job with this id or `against`; or, for `{PREVIOUS}`, no earlier stored snapshot has all its types.",
-)
-PAIR_NOT_STORED = problem(409, "One of the two snapshots is not stored (yet, or at all).")
-
-
-def diff_header(name: str, description: str) -> Parameter:
-    schema = {"type": "string"} if name == "X-Diff-Against" else {"type": "integer", "minimum": 0}
-    return Parameter(name, "header", schema, description, required=True)
-
-
-REPORT_HEADERS = (
-    diff_header("X-Diff-Against", "The id of the snapshot compared with (`previous` resolved)."),
-    diff_header("X-Diff-Added", "Resources added."),
-    diff_header("X-Diff-Removed", "Resources removed."),
-    diff_header("X-Diff-Changed", "Resources changed."),
-    diff_header("X-Diff-Not-Comparable", "Matched resources with a value Graph gave as a placeholder."),
-)
-
 
 ASYNC_PATTERN = """\
 Asynchronous request-reply (the pattern the Logic Apps HTTP action follows by itself):

@@ -17,6 +17,7 @@ from snapshot.models import (
     LIST_TOP_MAX,
     StartSnapshotRequest,
 )
+from snapshot.monitoring import DriftRecord, MonitorRequest, RebaselineRequest, RunRecord
 from snapshot.views import JobView, QuotaStatus
 
 Schema = dict[str, Any]
@@ -47,7 +48,15 @@ def _drop_property_titles(schema: Schema) -> Schema:
 def model_schemas(ref_template: str) -> dict[str, Schema]:
     """The pydantic models' JSON schemas, `$defs` lifted out (validation mode for the request)."""
     _, top = models_json_schema(
-        [(StartSnapshotRequest, "validation"), (JobView, "serialization"), (QuotaStatus, "serialization")],
+        [
+            (StartSnapshotRequest, "validation"),
+            (JobView, "serialization"),
+            (QuotaStatus, "serialization"),
+            (MonitorRequest, "validation"),
+            (RebaselineRequest, "validation"),
+            (DriftRecord, "serialization"),
+            (RunRecord, "serialization"),
+        ],
         ref_template=ref_template,
     )
     schemas: dict[str, Schema] = {name: _drop_property_titles(s) for name, s in top.get("$defs", {}).items()}
@@ -179,6 +188,11 @@ def problem_schemas(ref_template: str) -> dict[str, Schema]:
                     "description": "Validation failures.",
                 },
                 "existingJobId": {"type": "string", "description": "409: the job that holds the name or key."},
+                "limits": {
+                    "type": "object",
+                    "additionalProperties": {"type": "integer"},
+                    "description": "409/422 of a monitor: the limit passed and how far (monitors, used, requested).",
+                },
                 "unsupportedResources": {
                     "type": "array",
                     "items": {"type": "string"},
@@ -265,6 +279,37 @@ def operations_schemas() -> dict[str, Schema]:
     }
 
 
+def monitor_schemas(ref_template: str) -> dict[str, Schema]:
+    """Monitors (Graph's fields plus this app's), their list with the daily budget, drift and run pages."""
+    summary: Schema = {"type": "object", "required": ["id"], "properties": {"id": {"type": "string"}}}
+    return {
+        "MonitorView": {
+            **summary,
+            "title": "MonitorView",
+            "required": ["id", "createdByApp", "baseline"],
+            "properties": {
+                "id": {"type": "string"},
+                "createdByApp": {"type": "boolean"},
+                "snapshotId": nullable({"type": "string"}),
+                "baseline": {"type": "object", "description": "entries, resourcesPerDay, byType"},
+                "lastRun": nullable({"$ref": ref_template.format(model="RunRecord")}),
+                "callback": nullable({"type": "object"}),
+            },
+        },
+        "MonitorList": {
+            "title": "MonitorList",
+            "type": "object",
+            "required": ["value", "budget"],
+            "properties": {
+                "value": {"type": "array", "items": summary},
+                "budget": {"type": "object", "additionalProperties": {"type": "integer"}},
+            },
+        },
+        "DriftPage": page({"$ref": ref_template.format(model="DriftRecord")}, "DriftPage"),
+        "RunPage": page({"$ref": ref_template.format(model="RunRecord")}, "RunPage"),
+    }
+
+
 def handwritten_schemas(ref_template: str) -> dict[str, Schema]:
     """The bodies no pydantic model describes (pages, problems, content, diff, catalogue, health)."""
     return {
@@ -274,4 +319,5 @@ def handwritten_schemas(ref_template: str) -> dict[str, Schema]:
         "JobPage": page({"$ref": ref_template.format(model="JobView")}, "JobPage"),
         **content_schemas(ref_template),
         **operations_schemas(),
+        **monitor_schemas(ref_template),
     }

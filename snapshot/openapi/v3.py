@@ -6,18 +6,9 @@ import copy
 from collections.abc import Sequence
 from typing import Any
 
-from snapshot.openapi.routes import (
-    DESCRIPTION,
-    KEYS,
-    ROUTES,
-    TAGS,
-    TITLE,
-    VERSION,
-    Answer,
-    ApiKey,
-    Parameter,
-    Route,
-)
+from snapshot.openapi.contract import DESCRIPTION, KEYS, TAGS, TITLE, VERSION, Answer, ApiKey, Parameter, Route
+from snapshot.openapi.monitor_routes import MONITOR_ROUTES
+from snapshot.openapi.routes import ROUTES
 from snapshot.openapi.schemas import component_schemas
 
 Node = dict[str, Any]
@@ -34,8 +25,8 @@ def document(server_url: str) -> Node:
             "servers": [{"url": server_url.rstrip("/")}],
             "security": [{key.scheme: []} for key in KEYS],
             "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
-            "paths": paths(ROUTES),
-            "components": components(ROUTES),
+            "paths": paths(ROUTES + MONITOR_ROUTES),
+            "components": components(ROUTES + MONITOR_ROUTES),
         }
     )
 

@@ -24,7 +24,7 @@ async def get_job(job_id: str) -> JobRecord:
     return record
 
 
-def _continuation(token: str | None) -> str | None:
+def continuation_token(token: str | None) -> str | None:
     try:
         decode_token(token)
     except ValueError as exc:
@@ -37,7 +37,7 @@ async def list_jobs(
 ) -> tuple[list[JobRecord], str | None]:
     if status is not None and status not in FILTERABLE_STATUSES:
         raise errors.ValidationFailed([errors.FieldError("status", f"must be one of {', '.join(FILTERABLE_STATUSES)}")])
-    return await clients.store().jobs.page(status, parse_top(top), _continuation(continuation))
+    return await clients.store().jobs.page(status, parse_top(top), continuation_token(continuation))
 
 
 async def stored_job(job_id: str) -> JobRecord:
@@ -57,7 +57,7 @@ async def list_resources(
 ) -> tuple[list[dict[str, Any]], str | None]:
     await stored_job(job_id)
     resources = clients.store().resources
-    page = await resources.heads_page(job_id, resource_type, parse_top(top), _continuation(continuation))
+    page = await resources.heads_page(job_id, resource_type, parse_top(top), continuation_token(continuation))
     items = []
     for head in page.items:
         items.append(resource_from_entities(head, await resources.parts(job_id, part_keys(head))))

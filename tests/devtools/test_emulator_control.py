@@ -104,7 +104,9 @@ def test_the_control_api_lists_its_routes_one_line_each(emulator: EmulatorContro
         ("GET", "/_emulator/tenant"), ("POST", "/_emulator/tenant"), ("GET", "/_emulator/jobs"),
         ("POST", "/_emulator/jobs"), ("PATCH", "/_emulator/jobs/{job_id}"),
         ("POST", "/_emulator/jobs/{job_id}/complete"), ("POST", "/_emulator/jobs/{job_id}/expire"),
-        ("GET", "/_emulator/snapshots/{snapshot_id}"),
+        ("GET", "/_emulator/snapshots/{snapshot_id}"), ("GET", "/_emulator/monitors"),
+        ("POST", "/_emulator/monitors"), ("POST", "/_emulator/monitors/limits"), ("POST", "/_emulator/monitors/run"),
+        ("POST", "/_emulator/monitors/age"),
     }  # fmt: skip
     assert all(r["description"] and "\n" not in r["description"] for r in routes)
     reset = next(r for r in routes if r["path"] == "/_emulator/reset")

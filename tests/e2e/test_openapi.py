@@ -302,6 +302,34 @@ def test_every_documented_operation_answers_as_documented(api: httpx.Client, emu
     assert "unsupportedResources" in problems[-3][1].json()
     assert "existingJobId" in problems[5][1].json()
 
+    # monitors and drifts
+    created = check(api.post(f"/api/snapshots/{job_id}/monitor", json={"displayName": "OpenAPI monitor"}))
+    assert created.status_code == 201, created.text
+    monitor_id = created.json()["id"]
+    assert check(api.get("/api/monitors")).json()["budget"]["used"] == 32
+    assert check(api.get(created.headers["Location"])).status_code == 200
+    emulator.run_monitors()
+    run_function(api, "poll_drifts")
+    assert check(api.get(f"/api/monitors/{monitor_id}/runs")).json()["value"][0]["driftsCount"] == 0
+    assert check(api.get("/api/drifts", params={"status": "active"})).json()["value"] == []
+    assert check(api.post(f"/api/monitors/{monitor_id}/baseline", json={"snapshotId": job_id})).status_code == 200
+    entries = [
+        {"displayName": f"E{i}", "resourceType": "microsoft.entra.user", "properties": {"UserPrincipalName": f"{i}@x"}}
+        for i in range(185)
+    ]
+    emulator.add_monitor("Another tool", {"displayName": "Another tool", "resources": entries})  # 32 + 740 a day
+    for status, response in [
+        (422, api.post(f"/api/snapshots/{job_id}/monitor", json={"displayName": "OpenAPI over budget"})),
+        (400, api.post(f"/api/snapshots/{job_id}/monitor", json={"displayName": "x", "resourceTypes": []})),
+        (404, api.post("/api/snapshots/no-such-job/monitor", json={"displayName": "OpenAPI no snapshot"})),
+        (400, api.get("/api/drifts", params={"status": "gone"})),
+        (400, api.post(f"/api/monitors/{monitor_id}/baseline", json={})),
+        (404, api.get("/api/monitors/no-such-monitor")),
+    ]:
+        assert check(response).status_code == status, response.text
+    assert check(api.delete(f"/api/monitors/{monitor_id}")).status_code == 204
+    assert check(api.delete(f"/api/monitors/{monitor_id}")).status_code == 404
+
     # delete: keep the content, then everything
     assert check(api.delete(f"/api/snapshots/{job_id}", params={"keepContent": "true"})).status_code == 204
     assert check(api.get(f"/api/snapshots/{job_id}/content")).status_code == 200

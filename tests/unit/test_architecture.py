@@ -25,8 +25,11 @@ LAYERS = {
     "snapshot.report": 1,
     "snapshot.callbacks.urls": 1,
     "snapshot.callbacks.policy": 1,
+    "snapshot.baseline": 1,
+    "snapshot.monitoring": 1,
     "snapshot.callbacks": 2,  # the package and delivery: I/O
     "snapshot.graph": 2,
+    "snapshot.monitor_graph": 2,
     "snapshot.store": 2,
     "snapshot.clients": 2,
     "snapshot.usecases": 3,

@@ -1,0 +1,53 @@
+"""Monitor-side rows: a pydantic record kept as one JSON column `Record`, plus the columns queries filter on."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from azure.data.tables import UpdateMode
+from azure.data.tables.aio import TableClient
+from pydantic import BaseModel
+
+from snapshot.store.tables import Tables, storage_errors
+
+RECORD_COLUMN = "Record"
+TRANSACTION_MAX_ENTITIES = 100
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class RecordTable:
+    """A table of records on the shared table service."""
+
+    def __init__(self, tables: Tables, name: str) -> None:
+        self._tables = tables
+        self._name = name
+
+
+def record_entity(partition: str, row: str, record: BaseModel, **columns: Any) -> dict[str, Any]:
+    entity: dict[str, Any] = {"PartitionKey": partition, "RowKey": row, RECORD_COLUMN: record.model_dump_json()}
+    entity.update({name: value for name, value in columns.items() if value is not None})
+    return entity
+
+
+def record_of(model: type[M], entity: Mapping[str, Any]) -> M:
+    record = model.model_validate_json(entity[RECORD_COLUMN])
+    etag = getattr(entity, "metadata", {}).get("etag")
+    if etag is not None and "etag" in model.model_fields:
+        record = record.model_copy(update={"etag": etag})
+    return record
+
+
+async def upsert_all(table: TableClient, entities: list[dict[str, Any]]) -> None:
+    """Upsert in entity-group transactions (one partition, at most 100 entities each)."""
+    by_partition: dict[str, list[dict[str, Any]]] = {}
+    for entity in entities:
+        by_partition.setdefault(entity["PartitionKey"], []).append(entity)
+    for group in by_partition.values():
+        for start in range(0, len(group), TRANSACTION_MAX_ENTITIES):
+            batch = [
+                ("upsert", e, {"mode": UpdateMode.REPLACE}) for e in group[start : start + TRANSACTION_MAX_ENTITIES]
+            ]
+            with storage_errors():
+                await table.submit_transaction(batch)
