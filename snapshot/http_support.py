@@ -79,7 +79,8 @@ def handled(handler: Handler) -> Handler:
             return error_response(exc)
         except SettingsError as exc:
             log.error("configuration error: %s", exc)
-            return problem(500, "The app is misconfigured", "an app setting is invalid; see the function log")
+            names = ", ".join(exc.names) or "see the function log"
+            return problem(500, "The app is misconfigured", f"invalid app settings: {names}; see the function log")
         except Exception:
             log.exception("unhandled error in %s %s", req.method, urlsplit(req.url).path)
             return problem(500, "Internal error", "the request failed; see the function log for details")

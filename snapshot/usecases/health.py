@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from snapshot import clients
-from snapshot.settings import get_settings
+from snapshot.settings import SettingsError, get_settings, table_connection
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -21,8 +24,11 @@ async def health() -> HealthReport:
     checks: dict[str, str] = {}
     try:
         settings = get_settings()
-    except Exception:
-        return HealthReport({"configuration": "invalid app settings (see the function log)"})
+        table_connection(settings)
+    except SettingsError as exc:
+        log.error("invalid app settings: %s", exc)
+        names = ", ".join(exc.names) or "see the function log"
+        return HealthReport({"configuration": f"invalid app settings: {names} (see the function log)"})
     try:
         await clients.store(settings).ping()
         checks["tableStorage"] = "ok"
