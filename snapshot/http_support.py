@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -23,7 +24,9 @@ from snapshot.views import job_view
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-PROBLEM_TYPE = "https://github.com/tenant-snapshot/docs/problems#"
+# Problem types are identifiers, not web addresses (RFC 9457 3.1.1 allows a non-resolvable URI): a URN of
+# this project plus the title's slug, e.g. urn:tenant-snapshot:problem:not-found. Nothing to dereference.
+PROBLEM_TYPE_PREFIX = "urn:tenant-snapshot:problem:"
 ROUTE_PREFIX = "/api"
 
 Handler = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
@@ -38,7 +41,7 @@ def problem(
     **extra: Any,
 ) -> func.HttpResponse:
     body: dict[str, Any] = {
-        "type": PROBLEM_TYPE + title.lower().replace(" ", "-"),
+        "type": PROBLEM_TYPE_PREFIX + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"),
         "title": title,
         "status": status,
         "detail": detail,
@@ -58,6 +61,8 @@ def error_response(exc: errors.ServiceError) -> func.HttpResponse:
     extra: dict[str, Any] = {}
     if isinstance(exc, errors.Conflict):
         extra["existingJobId"] = exc.existing_job_id
+    if isinstance(exc, errors.QuotaExhausted):
+        extra["resetsAt"] = exc.resets_at
     if isinstance(exc, errors.GraphUnsupportedTypes):
         extra["unsupportedResources"] = exc.types
         field_errors = [errors.FieldError("resources", f"{t!r} is not accepted by Microsoft Graph") for t in exc.types]

@@ -169,7 +169,11 @@ def problem_schemas(ref_template: str) -> dict[str, Schema]:
             "type": "object",
             "required": ["type", "title", "status", "detail"],
             "properties": {
-                "type": {"type": "string", "format": "uri-reference"},
+                "type": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "`urn:tenant-snapshot:problem:<kind>`: an identifier, not a web address.",
+                },
                 "title": {"type": "string"},
                 "status": {"type": "integer", "minimum": 400, "maximum": 599},
                 "detail": {"type": "string"},
@@ -179,6 +183,11 @@ def problem_schemas(ref_template: str) -> dict[str, Schema]:
                     "description": "Validation failures.",
                 },
                 "existingJobId": {"type": "string", "description": "409: the job that holds the name or key."},
+                "resetsAt": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "429: when the monthly quota resets (UTC).",
+                },
                 "unsupportedResources": {
                     "type": "array",
                     "items": {"type": "string"},

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from snapshot import clients, errors
+from snapshot import catalogue, clients, errors
 from snapshot.content.document import assemble_resources, content_chunks, resource_from_entities
 from snapshot.content.rowkeys import part_keys
 from snapshot.diff.merge import diff_streams
@@ -13,6 +13,7 @@ from snapshot.models import JobRecord, JobStatus, Lifecycle, parse_top
 from snapshot.store.tables import decode_token
 
 FILTERABLE_STATUSES = tuple(status.value for status in JobStatus)
+_STATUS_BY_LOWER = {status.lower(): status for status in FILTERABLE_STATUSES}
 
 
 async def get_job(job_id: str) -> JobRecord:
@@ -33,9 +34,20 @@ def _continuation(token: str | None) -> str | None:
 async def list_jobs(
     status: str | None, top: str | None, continuation: str | None
 ) -> tuple[list[JobRecord], str | None]:
-    if status is not None and status not in FILTERABLE_STATUSES:
+    """A page of jobs, newest first; `status` compares case-insensitively, like `resourceType`."""
+    if status is not None and status.lower() not in _STATUS_BY_LOWER:
         raise errors.ValidationFailed([errors.FieldError("status", f"must be one of {', '.join(FILTERABLE_STATUSES)}")])
-    return await clients.store().jobs.page(status, parse_top(top), _continuation(continuation))
+    wanted = _STATUS_BY_LOWER[status.lower()] if status is not None else None
+    return await clients.store().jobs.page(wanted, parse_top(top), _continuation(continuation))
+
+
+def _resource_type(value: str | None) -> str | None:
+    """A `resourceType` filter: a documented type name (any case), or 400 with the closest names."""
+    if not value:
+        return None
+    if catalogue.canonical(value) is None:
+        raise errors.ValidationFailed([errors.FieldError("resourceType", catalogue.unknown_type_message(value))])
+    return value
 
 
 async def stored_job(job_id: str) -> JobRecord:
@@ -53,6 +65,7 @@ async def stored_job(job_id: str) -> JobRecord:
 async def list_resources(
     job_id: str, resource_type: str | None, top: str | None, continuation: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
+    resource_type = _resource_type(resource_type)
     await stored_job(job_id)
     resources = clients.store().resources
     page = await resources.heads_page(job_id, resource_type, parse_top(top), _continuation(continuation))
@@ -86,7 +99,8 @@ async def diff_jobs(job_id: str, against: str | None, resource_type: str | None)
         raise errors.ValidationFailed(
             [errors.FieldError("against", "is required: the id of the snapshot to compare with")]
         )
+    resource_type = _resource_type(resource_type)
     await stored_job(job_id)
     await stored_job(against)
-    result = await diff_streams(stored_resources(against), stored_resources(job_id), resource_type or None)
+    result = await diff_streams(stored_resources(against), stored_resources(job_id), resource_type)
     return {"id": job_id, "against": against, **result.to_json()}
