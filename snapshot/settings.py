@@ -93,6 +93,12 @@ def is_loopback_host(host: str) -> bool:
         return False
 
 
+# Fixed network limits (not settings): every Table Storage and identity call gives up in bounded time, so
+# no request waits forever on a dependency that accepts connections but never answers. azure-core options.
+TABLE_CLIENT_OPTIONS: dict[str, float] = {"connection_timeout": 5, "read_timeout": 15, "retry_total": 2}
+IDENTITY_CLIENT_OPTIONS: dict[str, float] = {"connection_timeout": 5, "read_timeout": 10, "retry_total": 2}
+
+
 @dataclass(frozen=True)
 class TableNames:
     """The tables the app keeps, all named `{SNAPSHOT_TABLE_PREFIX}<Kind>`."""
