@@ -14,7 +14,7 @@ import re
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import astuple, dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -95,8 +95,8 @@ def is_loopback_host(host: str) -> bool:
 
 # Fixed network limits (not settings): every Table Storage and identity call gives up in bounded time, so
 # no request waits forever on a dependency that accepts connections but never answers. azure-core options.
-TABLE_CLIENT_OPTIONS: dict[str, float] = {"connection_timeout": 5, "read_timeout": 15, "retry_total": 2}
-IDENTITY_CLIENT_OPTIONS: dict[str, float] = {"connection_timeout": 5, "read_timeout": 10, "retry_total": 2}
+TABLE_CLIENT_OPTIONS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 15, "retry_total": 2}
+IDENTITY_CLIENT_OPTIONS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 10, "retry_total": 2}
 
 
 @dataclass(frozen=True)
