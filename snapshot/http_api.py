@@ -145,3 +145,13 @@ async def openapi(req: func.HttpRequest) -> func.HttpResponse:
 
     parts = urlsplit(req.url)
     return json_response(document(f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}"))
+
+
+@bp.function_name("swagger")
+@bp.route(route="swagger.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def swagger(req: func.HttpRequest) -> func.HttpResponse:
+    from snapshot.openapi import v2
+
+    parts = urlsplit(req.url)
+    return json_response(v2.document(f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}"))

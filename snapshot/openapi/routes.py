@@ -1,7 +1,7 @@
 """The HTTP API as data, in no particular format: its title, keys, tags and one table of its routes.
 
 `ROUTES` has one entry per HTTP function of snapshot/http_api.py (operationId = function name). Bodies are
-named schemas of snapshot/openapi/schemas.py. Renderers (snapshot/openapi/v3.py) turn this into a document.
+named schemas of snapshot/openapi/schemas.py. Renderers (snapshot/openapi/v3.py, v2.py) turn this into a document.
 """
 
 from __future__ import annotations
@@ -339,5 +339,13 @@ ROUTES = (
         OPERATIONS,
         "This OpenAPI document",
         answers=(Answer(200, "OpenAPI 3.1.", "OpenApiDocument"), *problems()),
+    ),
+    Route(
+        "GET",
+        "/swagger.json",
+        "swagger",
+        OPERATIONS,
+        "This API as OpenAPI 2.0 (Swagger), to import as a Logic Apps custom connector",
+        answers=(Answer(200, "OpenAPI 2.0.", "SwaggerDocument"), *problems()),
     ),
 )

@@ -271,6 +271,7 @@ def operations_schemas() -> dict[str, Schema]:
             },
         },
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+        "SwaggerDocument": {"type": "object", "required": ["swagger", "info", "paths"]},
     }
 
 
