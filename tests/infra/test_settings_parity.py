@@ -98,8 +98,7 @@ def test_binding_expressions_are_app_settings() -> None:
 def test_snapshot_tables_are_the_tables_of_settings_py() -> None:
     prefix = "Prefix"
     settings = Settings.model_validate({"SNAPSHOT_TABLE_PREFIX": prefix})
-    table_properties = [name for name in dir(Settings) if name.endswith("_table")]
-    suffixes = {getattr(settings, name).removeprefix(prefix) for name in table_properties}
+    suffixes = {name.removeprefix(prefix) for name in settings.tables}
     assert set(variable(parse(MAIN), "snapshotTableSuffixes")) == suffixes
     names = variable(parse(MAIN), "snapshotTableNames")
     assert names["loop_type"]["detail"]["array_name"] == "snapshotTableSuffixes"
