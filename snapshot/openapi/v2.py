@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from snapshot.openapi.routes import DESCRIPTION, KEYS, ROUTES, TAGS, TITLE, VERSION, Answer, Parameter, Route
 from snapshot.openapi.schemas import component_schemas
+from snapshot.openapi.v3 import operation_node, path_items
 
 Node = dict[str, Any]
 DEFINITION_REF = "#/definitions/{model}"
@@ -60,19 +61,11 @@ def document(base_url: str) -> Node:
 
 
 def paths(table: Sequence[Route]) -> Node:
-    items: Node = {}
-    for route in table:
-        item = items.setdefault(route.path, {})
-        if route.path_parameters:
-            item["parameters"] = [parameter(p) for p in route.path_parameters]
-        item[route.method.lower()] = operation(route)
-    return items
+    return path_items(table, parameter, operation)
 
 
 def operation(route: Route) -> Node:
-    node: Node = {"operationId": route.function, "tags": [route.tag], "summary": route.summary}
-    if route.description:
-        node["description"] = route.description
+    middle: Node = {}
     parameters = [parameter(p) for p in route.parameters]
     if route.body:
         parameters.append(
@@ -86,12 +79,9 @@ def operation(route: Route) -> Node:
             }
         )
     if parameters:
-        node["parameters"] = parameters
-    node["produces"] = sorted({answer.media_type for answer in route.responses if answer.body})
-    node["responses"] = {str(answer.status): response(answer) for answer in route.responses}
-    if route.anonymous:
-        node["security"] = []
-    return node
+        middle["parameters"] = parameters
+    middle["produces"] = sorted({answer.media_type for answer in route.responses if answer.body})
+    return operation_node(route, response, middle)
 
 
 def response(answer: Answer) -> Node:
