@@ -185,7 +185,8 @@ ROUTES = (
             "Creates one Microsoft Graph snapshot job and answers at once with 202, `Location` (the job, "
             "see get_snapshot) and `Retry-After`. The body is checked against Graph's rules before Graph "
             "is called. With an `Idempotency-Key`, a retried request returns the job the first one "
-            "created (same body) or 409 (different body); Graph never gets a second job.\n\n" + ASYNC_PATTERN
+            "created (same body) or 409 (different body); Graph never gets a second job. Once that job is "
+            "deleted (without keepContent), the key is free again and starts a new one.\n\n" + ASYNC_PATTERN
         ),
         parameters=(
             Parameter(
