@@ -32,6 +32,13 @@ def suggestions(name: str, limit: int = 3) -> list[str]:
     return [_by_lower()[match] for match in matches]
 
 
+def unknown_type_message(name: str) -> str:
+    """`'x' is not a known resource type`, with the closest known names when there are any."""
+    hint = suggestions(name)
+    tail = f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
+    return f"{name!r} is not a known resource type{tail}"
+
+
 def workload(name: str) -> str:
     """`microsoft.<workload>.<type>` -> workload (entra, exchange, intune, securityAndCompliance, teams)."""
     parts = name.split(".")

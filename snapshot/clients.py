@@ -1,12 +1,16 @@
 """The process-wide clients: one Graph UTCM client and one Store, rebuilt when the settings change.
 
 msgraph is imported here, lazily, and nowhere else on a cold path: status reads and health never pay for it.
+The Functions worker has no shutdown hook, so the clients are closed when their event loop shuts down
+(`loop.shutdown_asyncgens()`, which asyncio.run calls before closing the loop): no aiohttp session is left
+for the garbage collector to report as "Unclosed client session".
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from snapshot.settings import Settings, get_settings
@@ -35,7 +39,10 @@ class ProcessWide(Generic[T]):
 
     def get(self, settings: Settings) -> T:
         if self._instance is None or self._instance.settings != settings:
+            if self._instance is not None:
+                _close_soon(self._instance)
             self._instance = self._factory(settings)
+            _close_with_loop()
         return self._instance
 
     async def reset(self) -> None:
@@ -78,3 +85,36 @@ async def close_all() -> None:
     """Close and forget both clients (tests switch settings between cases)."""
     await _graph.reset()
     await _store.reset()
+
+
+_loop_guards: dict[int, AsyncIterator[None]] = {}  # id(loop) -> its guard; a strong reference keeps it alive
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _close_with_loop() -> None:
+    """Have the running loop close the clients as it shuts down: an async generator it finalises then."""
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return
+    if id(loop) in _loop_guards:
+        return
+
+    async def guard() -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            _loop_guards.pop(id(loop), None)
+            await close_all()
+
+    _loop_guards[id(loop)] = agen = guard()
+    with contextlib.suppress(StopIteration):  # run it to its yield: the loop now tracks it
+        agen.asend(None).send(None)  # type: ignore[attr-defined]
+
+
+def _close_soon(instance: Closable) -> None:
+    """Close a client replaced after a settings change, without making the caller wait."""
+    with contextlib.suppress(RuntimeError):  # no running loop: nothing can be awaited here
+        task = asyncio.get_running_loop().create_task(instance.close())
+        _closing.add(task)
+        task.add_done_callback(_closing.discard)

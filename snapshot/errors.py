@@ -75,7 +75,12 @@ class UnsupportedMediaType(ServiceError, status=415, title="Unsupported media ty
 class PayloadTooLarge(ServiceError, status=413, title="Request body too large"): ...
 
 
-class QuotaExhausted(Retryable, status=429, title="The monthly snapshot quota is used up"): ...
+class QuotaExhausted(ServiceError, status=429, title="The monthly snapshot quota is used up"):
+    """No Retry-After: the wait is up to a month, which no caller should sleep through (see the README)."""
+
+    def __init__(self, detail: str, resets_at: str) -> None:
+        super().__init__(detail)
+        self.resets_at = resets_at
 
 
 # The app's dependencies ------------------------------------------------------------------------------

@@ -50,7 +50,7 @@ from msgraph_core import GraphClientFactory
 from msgraph_core.tasks.page_iterator import PageIterator
 
 from snapshot import errors
-from snapshot.settings import Settings
+from snapshot.settings import IDENTITY_CLIENT_OPTIONS, Settings
 
 log = logging.getLogger(__name__)
 
@@ -191,7 +191,7 @@ class UtcmClient:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.credential = ManagedIdentityCredential(client_id=settings.azure_client_id)
+        self.credential = ManagedIdentityCredential(client_id=settings.azure_client_id, **IDENTITY_CLIENT_OPTIONS)
         graph_host = urlsplit(settings.graph_base_url).hostname or ""
         auth = AzureIdentityAuthenticationProvider(
             self.credential, scopes=[settings.graph_scope], allowed_hosts=[graph_host]

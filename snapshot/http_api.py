@@ -232,3 +232,13 @@ async def list_drifts(req: func.HttpRequest) -> func.HttpResponse:
         req.params.get("continuationToken"),
     )
     return page_response(req, items, token)
+
+
+@bp.function_name("swagger")
+@bp.route(route="swagger.json", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
+@handled
+async def swagger(req: func.HttpRequest) -> func.HttpResponse:
+    from snapshot.openapi import v2
+
+    parts = urlsplit(req.url)
+    return json_response(v2.document(f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}"))

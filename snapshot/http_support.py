@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -23,7 +24,9 @@ from snapshot.views import job_view
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 64 * 1024
-PROBLEM_TYPE = "https://github.com/tenant-snapshot/docs/problems#"
+# Problem types are identifiers, not web addresses (RFC 9457 3.1.1 allows a non-resolvable URI): a URN of
+# this project plus the title's slug, e.g. urn:tenant-snapshot:problem:not-found. Nothing to dereference.
+PROBLEM_TYPE_PREFIX = "urn:tenant-snapshot:problem:"
 ROUTE_PREFIX = "/api"
 
 Handler = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
@@ -38,7 +41,7 @@ def problem(
     **extra: Any,
 ) -> func.HttpResponse:
     body: dict[str, Any] = {
-        "type": PROBLEM_TYPE + title.lower().replace(" ", "-"),
+        "type": PROBLEM_TYPE_PREFIX + re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-"),
         "title": title,
         "status": status,
         "detail": detail,
@@ -60,6 +63,8 @@ def error_response(exc: errors.ServiceError) -> func.HttpResponse:
         extra["existingJobId"] = exc.existing_job_id
     if isinstance(exc, errors.MonitorLimitReached):
         extra["limits"] = exc.numbers
+    if isinstance(exc, errors.QuotaExhausted):
+        extra["resetsAt"] = exc.resets_at
     if isinstance(exc, errors.GraphUnsupportedTypes):
         extra["unsupportedResources"] = exc.types
         field_errors = [errors.FieldError("resources", f"{t!r} is not accepted by Microsoft Graph") for t in exc.types]
@@ -81,7 +86,8 @@ def handled(handler: Handler) -> Handler:
             return error_response(exc)
         except SettingsError as exc:
             log.error("configuration error: %s", exc)
-            return problem(500, "The app is misconfigured", "an app setting is invalid; see the function log")
+            names = ", ".join(exc.names) or "see the function log"
+            return problem(500, "The app is misconfigured", f"invalid app settings: {names}; see the function log")
         except Exception:
             log.exception("unhandled error in %s %s", req.method, urlsplit(req.url).path)
             return problem(500, "Internal error", "the request failed; see the function log for details")

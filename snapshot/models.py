@@ -191,6 +191,8 @@ class StartSnapshotRequest(BaseModel):
             raise ValueError(f"must be {DISPLAY_NAME_MIN} to {DISPLAY_NAME_MAX} characters long (it has {len(value)})")
         if not DISPLAY_NAME_PATTERN.fullmatch(value):
             raise ValueError("may contain only letters, digits and spaces (Graph rejects '-', '_', ':' and accents)")
+        if not value.strip():
+            raise ValueError("must contain a letter or a digit, not only spaces")
         return value
 
     @field_validator("resources")
@@ -202,9 +204,7 @@ class StartSnapshotRequest(BaseModel):
         for index, name in enumerate(names):
             canonical = catalogue.canonical(name)
             if canonical is None:
-                hint = catalogue.suggestions(name)
-                tail = f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
-                problems.append(f"[{index}] {name!r} is not a known resource type{tail}")
+                problems.append(f"[{index}] {catalogue.unknown_type_message(name)}")
                 continue
             if canonical.lower() in seen:
                 problems.append(

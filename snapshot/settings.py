@@ -14,7 +14,7 @@ import re
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import astuple, dataclass
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -24,7 +24,11 @@ NCRONTAB_FIELDS = 6
 
 
 class SettingsError(ValueError):
-    """A setting is missing or malformed; the message names it."""
+    """Settings are missing or malformed; the message names each one and its rule, never its value."""
+
+    def __init__(self, message: str, names: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.names = names if names is not None else re.findall(r"app setting (\S+) is", message)
 
 
 # One DNS label: letters, digits, hyphens, not starting or ending with a hyphen (ASCII only: IDNs must
@@ -87,6 +91,12 @@ def is_loopback_host(host: str) -> bool:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
     except ValueError:
         return False
+
+
+# Fixed network limits (not settings): every Table Storage and identity call gives up in bounded time, so
+# no request waits forever on a dependency that accepts connections but never answers. azure-core options.
+TABLE_CLIENT_OPTIONS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 15, "retry_total": 2}
+IDENTITY_CLIENT_OPTIONS: dict[str, Any] = {"connection_timeout": 5, "read_timeout": 10, "retry_total": 2}
 
 
 @dataclass(frozen=True)
@@ -198,9 +208,13 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     try:
         return Settings.model_validate(values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        name = str(first["loc"][0]) if first["loc"] else "settings"
-        raise SettingsError(f"app setting {name} is invalid: {first['msg']}") from None
+        problems = {
+            str(error["loc"][0]) if error["loc"] else "settings": error["msg"].removeprefix("Value error, ")
+            for error in exc.errors(include_input=False, include_url=False)
+        }
+        names = [name for name in SETTING_NAMES if name in problems]
+        message = "; ".join(f"app setting {name} is invalid: {problems[name]}" for name in names)
+        raise SettingsError(message, names) from None
 
 
 def table_connection(settings: Settings, environ: Mapping[str, str] | None = None) -> TableConnection:

@@ -134,7 +134,7 @@ PROBLEM_TEXT = {
     409: "Conflict; `detail` says what to do.",
     413: "The body is larger than 64 KiB.",
     415: "The body is not JSON (send `Content-Type: application/json`).",
-    429: "Too many requests; retry after `Retry-After` seconds.",
+    429: "This month's extraction quota is used up; `resetsAt` says when it resets (no Retry-After).",
     500: "Unexpected error; the function log has the details.",
     502: "Microsoft Graph refused the request (for example a missing Graph permission).",
     503: "Microsoft Graph or Table Storage is throttled or unavailable; retry after `Retry-After` seconds.",
@@ -142,7 +142,7 @@ PROBLEM_TEXT = {
 
 
 def problem(status: int, description: str | None = None) -> Answer:
-    headers = (RETRY_LATER,) if status in (429, 503) else ()
+    headers = (RETRY_LATER,) if status == 503 else ()
     return Answer(status, description or PROBLEM_TEXT[status], "Problem", PROBLEM_MEDIA_TYPE, headers)
 
 

@@ -2,7 +2,7 @@
 
 `ROUTES` (with monitor_routes.MONITOR_ROUTES) has one entry per HTTP function of snapshot/http_api.py
 (operationId = function name). Bodies are
-named schemas of snapshot/openapi/schemas.py. Renderers (snapshot/openapi/v3.py) turn this into a document.
+named schemas of snapshot/openapi/schemas.py. Renderers (snapshot/openapi/v3.py, v2.py) turn this into a document.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from snapshot.openapi.contract import (
     accepted,
     problems,
 )
+from snapshot.openapi.monitor_routes import MONITOR_ROUTES
 from snapshot.report.render import MAX_REPORT_BYTES
 
 ASYNC_PATTERN = """\
@@ -56,7 +57,8 @@ ROUTES = (
             "Creates one Microsoft Graph snapshot job and answers at once with 202, `Location` (the job, "
             "see get_snapshot) and `Retry-After`. The body is checked against Graph's rules before Graph "
             "is called. With an `Idempotency-Key`, a retried request returns the job the first one "
-            "created (same body) or 409 (different body); Graph never gets a second job.\n\n" + ASYNC_PATTERN
+            "created (same body) or 409 (different body); Graph never gets a second job. Once that job is "
+            "deleted (without keepContent), the key is free again and starts a new one.\n\n" + ASYNC_PATTERN
         ),
         parameters=(
             Parameter(
@@ -233,4 +235,15 @@ ROUTES = (
         "This OpenAPI document",
         answers=(Answer(200, "OpenAPI 3.1.", "OpenApiDocument"), *problems()),
     ),
+    Route(
+        "GET",
+        "/swagger.json",
+        "swagger",
+        OPERATIONS,
+        "This API as OpenAPI 2.0 (Swagger), to import as a Logic Apps custom connector",
+        answers=(Answer(200, "OpenAPI 2.0.", "SwaggerDocument"), *problems()),
+    ),
 )
+
+# Every route of the API: these and the monitor routes (kept in their own module for size).
+ALL_ROUTES = (*ROUTES, *MONITOR_ROUTES)

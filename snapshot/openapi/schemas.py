@@ -178,7 +178,11 @@ def problem_schemas(ref_template: str) -> dict[str, Schema]:
             "type": "object",
             "required": ["type", "title", "status", "detail"],
             "properties": {
-                "type": {"type": "string", "format": "uri-reference"},
+                "type": {
+                    "type": "string",
+                    "format": "uri",
+                    "description": "`urn:tenant-snapshot:problem:<kind>`: an identifier, not a web address.",
+                },
                 "title": {"type": "string"},
                 "status": {"type": "integer", "minimum": 400, "maximum": 599},
                 "detail": {"type": "string"},
@@ -192,6 +196,11 @@ def problem_schemas(ref_template: str) -> dict[str, Schema]:
                     "type": "object",
                     "additionalProperties": {"type": "integer"},
                     "description": "409/422 of a monitor: the limit passed and how far (monitors, used, requested).",
+                },
+                "resetsAt": {
+                    "type": "string",
+                    "format": "date-time",
+                    "description": "429: when the monthly quota resets (UTC).",
                 },
                 "unsupportedResources": {
                     "type": "array",
@@ -276,6 +285,7 @@ def operations_schemas() -> dict[str, Schema]:
             },
         },
         "OpenApiDocument": {"type": "object", "required": ["openapi", "info", "paths"]},
+        "SwaggerDocument": {"type": "object", "required": ["swagger", "info", "paths"]},
     }
 
 

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from snapshot.openapi.contract import DESCRIPTION, KEYS, TAGS, TITLE, VERSION, Answer, ApiKey, Parameter, Route
-from snapshot.openapi.monitor_routes import MONITOR_ROUTES
-from snapshot.openapi.routes import ROUTES
+from snapshot.openapi.routes import ALL_ROUTES
 from snapshot.openapi.schemas import component_schemas
 
 Node = dict[str, Any]
@@ -25,35 +24,48 @@ def document(server_url: str) -> Node:
             "servers": [{"url": server_url.rstrip("/")}],
             "security": [{key.scheme: []} for key in KEYS],
             "tags": [{"name": name, "description": text} for name, text in TAGS.items()],
-            "paths": paths(ROUTES + MONITOR_ROUTES),
-            "components": components(ROUTES + MONITOR_ROUTES),
+            "paths": paths(ALL_ROUTES),
+            "components": components(ALL_ROUTES),
         }
     )
 
 
 def paths(table: Sequence[Route]) -> Node:
-    """Path items in table order; a path's parameters are declared once on its item."""
+    return path_items(table, use_parameter, operation)
+
+
+def path_items(
+    table: Sequence[Route], render_parameter: Callable[[Parameter], Node], render_operation: Callable[[Route], Node]
+) -> Node:
+    """Path items in table order; a path's parameters are declared once on its item (OpenAPI 3.1 and 2.0)."""
     items: Node = {}
     for route in table:
         item = items.setdefault(route.path, {})
         if route.path_parameters:
-            item["parameters"] = [use_parameter(p) for p in route.path_parameters]
-        item[route.method.lower()] = operation(route)
+            item["parameters"] = [render_parameter(p) for p in route.path_parameters]
+        item[route.method.lower()] = render_operation(route)
     return items
 
 
-def operation(route: Route) -> Node:
+def operation_node(route: Route, render_response: Callable[[Answer], Node], middle: Node) -> Node:
+    """An operation in both formats: id, tag, summary, description, the format's `middle`, answers, security."""
     node: Node = {"operationId": route.function, "tags": [route.tag], "summary": route.summary}
     if route.description:
         node["description"] = route.description
-    if route.parameters:
-        node["parameters"] = [use_parameter(p) for p in route.parameters]
-    if route.body:
-        node["requestBody"] = {"required": True, "content": content(route.body, "application/json")}
-    node["responses"] = {str(answer.status): response(answer) for answer in route.responses}
+    node.update(middle)
+    node["responses"] = {str(answer.status): render_response(answer) for answer in route.responses}
     if route.anonymous:
         node["security"] = []
     return node
+
+
+def operation(route: Route) -> Node:
+    middle: Node = {}
+    if route.parameters:
+        middle["parameters"] = [use_parameter(p) for p in route.parameters]
+    if route.body:
+        middle["requestBody"] = {"required": True, "content": content(route.body, "application/json")}
+    return operation_node(route, response, middle)
 
 
 def response(answer: Answer) -> Node:

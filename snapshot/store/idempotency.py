@@ -1,7 +1,7 @@
 """The idempotency table: one row per Idempotency-Key (PartitionKey = its sha256), inserted before Graph is called.
 
 The insert is the race's referee: the request that inserts the row owns the key; the others read it and
-wait for the job id. ETags guard taking over a stale key, completing it and releasing it.
+wait for the job id. ETags guard taking over a stale or abandoned key, completing it and releasing it.
 """
 
 from __future__ import annotations
@@ -18,7 +18,9 @@ from azure.data.tables import UpdateMode
 
 from snapshot.store.tables import ConcurrencyConflict, Tables, storage_errors
 
-PENDING, CREATED = "pending", "created"  # a Graph create may be under way / the job id is known
+# A Graph create may be under way / the job id is known / the owner ended without knowing whether Graph
+# created the job: the next request takes the key over at once and looks the job up by name first.
+PENDING, CREATED, ABANDONED = "pending", "created", "abandoned"
 
 
 @dataclass
@@ -26,7 +28,7 @@ class IdempotencyClaim:
     key: str
     body_hash: str
     job_id: str | None
-    state: str  # PENDING or CREATED
+    state: str  # PENDING, CREATED or ABANDONED
     created: datetime
     etag: str
     owned: bool  # this request inserted the row
@@ -105,6 +107,17 @@ class IdempotencyKeys:
                 raise ConcurrencyConflict("idempotency key") from None
         return IdempotencyClaim(claim.key, claim.body_hash, None, PENDING, now, meta["etag"], owned=True)
 
+    async def abandon(self, claim: IdempotencyClaim) -> None:
+        """Hand the key back without a job id; a no-op if the row changed or went (released, taken over)."""
+        table = await self._tables.get(self._name)
+        with storage_errors(), contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
+            await table.update_entity(
+                _entity(claim.key, claim.body_hash, ABANDONED, claim.created),
+                mode=UpdateMode.REPLACE,
+                etag=claim.etag,
+                match_condition=MatchConditions.IfNotModified,
+            )
+
     async def complete(self, claim: IdempotencyClaim, job_id: str) -> None:
         table = await self._tables.get(self._name)
         with storage_errors():
@@ -113,7 +126,7 @@ class IdempotencyKeys:
             )
 
     async def release(self, claim: IdempotencyClaim) -> None:
-        """Forget a key whose create definitely failed, so a corrected retry can use it."""
+        """Forget a key whose create definitely failed, or whose job is gone, so a retry can use it afresh."""
         table = await self._tables.get(self._name)
         with storage_errors(), contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
             await table.delete_entity(

@@ -28,7 +28,7 @@ from azure.data.tables.aio import TableClient, TableServiceClient
 from azure.identity.aio import ManagedIdentityCredential
 
 from snapshot import errors
-from snapshot.settings import Settings, table_connection
+from snapshot.settings import IDENTITY_CLIENT_OPTIONS, TABLE_CLIENT_OPTIONS, Settings, table_connection
 
 STORAGE_RETRY_AFTER_SECONDS = 5
 FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
@@ -112,13 +112,16 @@ class Tables:
     """
 
     def __init__(self, settings: Settings, **client_options: Any) -> None:
+        client_options = {**TABLE_CLIENT_OPTIONS, **client_options}
         connection = table_connection(settings)
         self._credential: ManagedIdentityCredential | None = None
         if connection.connection_string:
             self.service = TableServiceClient.from_connection_string(connection.connection_string, **client_options)
         else:
             assert connection.endpoint is not None
-            self._credential = ManagedIdentityCredential(client_id=connection.client_id or settings.azure_client_id)
+            self._credential = ManagedIdentityCredential(
+                client_id=connection.client_id or settings.azure_client_id, **IDENTITY_CLIENT_OPTIONS
+            )
             self.service = TableServiceClient(
                 endpoint=connection.endpoint, credential=self._credential, **client_options
             )
@@ -144,7 +147,9 @@ class Tables:
     async def ping(self) -> None:
         """One cheap request, no retries, short timeout: is Table Storage reachable?"""
         try:
-            pages = self.service.list_tables(results_per_page=1, retry_total=0, connection_timeout=3).by_page()
+            pages = self.service.list_tables(
+                results_per_page=1, retry_total=0, connection_timeout=3, read_timeout=3
+            ).by_page()
             async for _ in await pages.__anext__():
                 break
         except StopAsyncIteration:

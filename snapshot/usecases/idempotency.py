@@ -1,15 +1,20 @@
-"""Idempotency-Key handling for starts: own the key, or wait for the request that owns it to learn the job id."""
+"""Idempotency-Key handling for starts: own the key, or wait for the request that owns it to learn the job id.
+
+A request that owns a key either completes it with the job id, releases it (the create definitely failed)
+or abandons it (it ended without knowing): it never leaves a key that only a timer can free, except by
+dying. Every 503 here says when the retry can succeed: once the owner's key goes stale at the latest.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import math
 from datetime import UTC, datetime
 
 from snapshot import errors
-from snapshot.models import JobRecord
-from snapshot.settings import get_settings
 from snapshot.store import Store
-from snapshot.store.idempotency import IdempotencyClaim
+from snapshot.store.idempotency import ABANDONED, IdempotencyClaim
 from snapshot.store.tables import ConcurrencyConflict
 
 # A pending idempotency key older than this belongs to a request that died; the next one takes over.
@@ -33,7 +38,7 @@ async def claim(store: Store, key: str, body_hash: str) -> IdempotencyClaim:
         if current.owned or current.job_id:
             return current
         age = (datetime.now(UTC) - current.created).total_seconds()
-        if age > IDEMPOTENCY_STALE_SECONDS:
+        if current.state == ABANDONED or age > IDEMPOTENCY_STALE_SECONDS:
             try:
                 taken = await store.keys.take_over(current)
             except ConcurrencyConflict:
@@ -43,21 +48,15 @@ async def claim(store: Store, key: str, body_hash: str) -> IdempotencyClaim:
             return taken
         if asyncio.get_running_loop().time() > deadline:
             raise errors.Unavailable(
-                "a request with this Idempotency-Key is still creating the job; retry shortly",
-                retry_after=get_settings().retry_after_seconds,
+                "a request with this Idempotency-Key is still creating the job; retry after Retry-After "
+                "seconds, by when it has finished or its key can be taken over",
+                retry_after=max(1, math.ceil(IDEMPOTENCY_STALE_SECONDS - age)),
             )
         await asyncio.sleep(IDEMPOTENCY_POLL_SECONDS)
         current = await store.keys.read(key) or await store.keys.claim(key, body_hash)
 
 
-async def job_of_claim(store: Store, claimed: IdempotencyClaim) -> JobRecord:
-    """The job an earlier request with this key created."""
-    assert claimed.job_id is not None
-    record = await store.jobs.get(claimed.job_id)
-    if record is None:
-        # Created in Graph, not recorded (storage failed then): the poller adopts it.
-        raise errors.Unavailable(
-            f"snapshot job {claimed.job_id} exists in Microsoft Graph and will appear after the next poll",
-            retry_after=get_settings().retry_after_seconds,
-        )
-    return record
+async def hand_back(store: Store, claimed: IdempotencyClaim) -> None:
+    """The owner ends without a job id: free the key now (best effort; the stale timer is the fallback)."""
+    with contextlib.suppress(errors.ServiceError):
+        await store.keys.abandon(claimed)

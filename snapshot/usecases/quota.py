@@ -6,7 +6,6 @@ ledger row per (month, job), written before the job is marked stored.
 
 from __future__ import annotations
 
-import math
 from datetime import UTC, datetime
 
 from snapshot import clients, errors
@@ -39,16 +38,17 @@ async def quota_status() -> QuotaStatus:
 
 
 async def ensure_available(store: Store, now: datetime | None = None) -> None:
-    """429 with Retry-After until the month resets when this month's quota is used up (0 = no limit)."""
+    """429 saying when the month resets, once this month's quota is used up (0 = no limit)."""
     if store.settings.monthly_resource_quota == 0:
         return
     now = now or datetime.now(UTC)
     current = await status(store, now)
     if current.remaining > 0:
         return
-    wait = math.ceil((current.resetsAt - now).total_seconds())
+    resets = current.resetsAt.isoformat().replace("+00:00", "Z")
     raise errors.QuotaExhausted(
         f"this month's quota of {current.limit} extracted resources is used up ({current.used} stored in "
-        f"{current.month}); it resets at {current.resetsAt.isoformat().replace('+00:00', 'Z')}",
-        retry_after=max(1, wait),
+        f"{current.month}); it resets at {resets}. Start again after that, or raise "
+        "SNAPSHOT_MONTHLY_RESOURCE_QUOTA if the tenant's real quota is higher",
+        resets_at=resets,
     )

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from snapshot import clients, errors
+from snapshot import catalogue, clients, errors
 from snapshot.content.document import assemble_resources, content_chunks, resource_from_entities
 from snapshot.content.rowkeys import part_keys
 from snapshot.diff.merge import diff_streams
@@ -15,6 +15,7 @@ from snapshot.models import PREVIOUS, JobRecord, JobStatus, Lifecycle, parse_top
 from snapshot.store.tables import decode_token
 
 FILTERABLE_STATUSES = tuple(status.value for status in JobStatus)
+_STATUS_BY_LOWER = {status.lower(): status for status in FILTERABLE_STATUSES}
 
 
 async def get_job(job_id: str) -> JobRecord:
@@ -35,9 +36,20 @@ def continuation_token(token: str | None) -> str | None:
 async def list_jobs(
     status: str | None, top: str | None, continuation: str | None
 ) -> tuple[list[JobRecord], str | None]:
-    if status is not None and status not in FILTERABLE_STATUSES:
+    """A page of jobs, newest first; `status` compares case-insensitively, like `resourceType`."""
+    if status is not None and status.lower() not in _STATUS_BY_LOWER:
         raise errors.ValidationFailed([errors.FieldError("status", f"must be one of {', '.join(FILTERABLE_STATUSES)}")])
-    return await clients.store().jobs.page(status, parse_top(top), continuation_token(continuation))
+    wanted = _STATUS_BY_LOWER[status.lower()] if status is not None else None
+    return await clients.store().jobs.page(wanted, parse_top(top), continuation_token(continuation))
+
+
+def _resource_type(value: str | None) -> str | None:
+    """A `resourceType` filter: a documented type name (any case), or 400 with the closest names."""
+    if not value:
+        return None
+    if catalogue.canonical(value) is None:
+        raise errors.ValidationFailed([errors.FieldError("resourceType", catalogue.unknown_type_message(value))])
+    return value
 
 
 async def stored_job(job_id: str) -> JobRecord:
@@ -55,6 +67,7 @@ async def stored_job(job_id: str) -> JobRecord:
 async def list_resources(
     job_id: str, resource_type: str | None, top: str | None, continuation: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
+    resource_type = _resource_type(resource_type)
     await stored_job(job_id)
     resources = clients.store().resources
     page = await resources.heads_page(job_id, resource_type, parse_top(top), continuation_token(continuation))
@@ -126,6 +139,7 @@ async def compared_pair(job_id: str, against: str | None, resource_type: str | N
         raise errors.ValidationFailed(
             [errors.FieldError("against", f"is required: the id of the snapshot to compare with, or {PREVIOUS}")]
         )
+    resource_type = _resource_type(resource_type)
     new = await stored_job(job_id)
     old = await previous_job(new) if against == PREVIOUS else await stored_job(against)
     if resource_type:

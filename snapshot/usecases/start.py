@@ -31,29 +31,68 @@ class StartResult:
 async def start_snapshot(
     request: StartSnapshotRequest, idempotency_key: str | None = None, jobs_url: str | None = None
 ) -> StartResult:
-    """Create one Graph snapshot job for this request, exactly once per Idempotency-Key."""
+    """Create one Graph snapshot job for this request, exactly once per Idempotency-Key.
+
+    A key returns its job for as long as this app keeps the job's record; once the job is deleted (the
+    record too) and Graph no longer has it, the key is free again and the same request starts a new job.
+    """
     store = clients.store()
-    claim: IdempotencyClaim | None = None
-    if idempotency_key:
+    if not idempotency_key:
+        return StartResult(await _start(store, request, None, jobs_url), created=True)
+    while True:
         claim = await idempotency.claim(store, idempotency_key, request.fingerprint())
-        if claim.job_id:
-            return StartResult(await idempotency.job_of_claim(store, claim), created=False)
+        if not claim.job_id:
+            break
+        known = await _job_of_key(store, request, claim, jobs_url)
+        if known is not None:
+            return StartResult(known, created=False)
+    try:
+        record = await _start(store, request, claim, jobs_url)
+    except BaseException:
+        await idempotency.hand_back(store, claim)
+        raise
+    await store.keys.complete(claim, record.id)
+    return StartResult(record, created=True)
+
+
+async def _start(
+    store: Store, request: StartSnapshotRequest, claim: IdempotencyClaim | None, jobs_url: str | None
+) -> JobRecord:
     try:
         await quota.ensure_available(store)
     except errors.QuotaExhausted:
-        if claim is not None:
-            await store.keys.release(claim)
+        await _release(store, claim)
         raise
     job = await _create_in_graph(store, request, claim)
-    record = record_from_graph(job, "api", idempotency_key)
+    return await _record(store, _new_record(job, request, claim, jobs_url))
+
+
+async def _job_of_key(
+    store: Store, request: StartSnapshotRequest, claim: IdempotencyClaim, jobs_url: str | None
+) -> JobRecord | None:
+    """The job an earlier request with this key created; None (and the key freed) if it is gone."""
+    assert claim.job_id is not None
+    record = await store.jobs.get(claim.job_id)
+    if record is not None:
+        return record
+    try:
+        job = await clients.graph().get_job(claim.job_id)
+    except errors.GraphNotFound:
+        await store.keys.release(claim)  # deleted here and in Graph: nothing left that the key names
+        return None
+    # Created in Graph but never recorded (storage failed then): record it now rather than wait for a poll.
+    return await _record(store, _new_record(job, request, claim, jobs_url))
+
+
+def _new_record(
+    job: GraphJob, request: StartSnapshotRequest, claim: IdempotencyClaim | None, jobs_url: str | None
+) -> JobRecord:
+    record = record_from_graph(job, "api", claim.key if claim else None)
     if jobs_url:
         record.job_url = f"{jobs_url}/{quote(job.id, safe='')}"
     if request.callbackUrl:
         record.callback = CallbackState.create(request.callbackUrl)
-    record = await _record(store, record)
-    if claim is not None:
-        await store.keys.complete(claim, job.id)
-    return StartResult(record, created=True)
+    return record
 
 
 async def _record(store: Store, record: JobRecord) -> JobRecord:
@@ -125,7 +164,7 @@ async def _after_ambiguous_failure(
     try:
         existing = await find_by_name(client, request.displayName)
     except errors.ServiceError:
-        # Cannot tell. The key stays pending; a retry after it goes stale looks the job up again.
+        # Cannot tell. The key is handed back (abandoned); the retry looks the job up by name first.
         raise errors.Unavailable(
             "Microsoft Graph did not confirm the snapshot; retry with the same Idempotency-Key",
             retry_after=failure.retry_after,

@@ -27,7 +27,7 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 from devtools.emulator_client import EmulatorControl
-from snapshot.openapi import document
+from snapshot.openapi import document, v2
 from tests.support import bindings, run_function
 
 ROUTE_PREFIX = "/api"
@@ -213,6 +213,8 @@ def test_every_documented_operation_answers_as_documented(api: httpx.Client, emu
     served = check(api.get("/api/openapi.json"))
     assert served.status_code == 200
     assert served.json() == json.loads(json.dumps(contract.doc))
+    swagger = check(api.get("/api/swagger.json"))
+    assert swagger.status_code == 200 and swagger.json() == json.loads(json.dumps(v2.document(base_url(api))))
     catalogue = check(api.get("/api/resource-types")).json()
     assert catalogue["count"] == sum(w["count"] for w in catalogue["workloads"])
 

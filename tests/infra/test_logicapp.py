@@ -157,3 +157,16 @@ def test_logic_app_branches_on_success_and_failure() -> None:
     after = [a["runAfter"].get(name) for a in workflow()["actions"].values() if name in a.get("runAfter", {})]
     assert ["Succeeded"] in after
     assert any(statuses and {"Failed", "TimedOut"} <= set(statuses) for statuses in after)
+
+
+def test_the_failure_message_reads_fields_the_failed_answers_really_have() -> None:
+    """424 carries the job view, a rejected start a problem: the message must read a field of each."""
+    from snapshot.openapi.schemas import component_schemas
+
+    schemas = component_schemas("#/{model}")
+    job_fields, problem_fields = set(schemas["JobView"]["properties"]), set(schemas["Problem"]["properties"])
+    message = workflow()["actions"]["Snapshot_failed"]["inputs"]["runError"]["message"]
+    read = set(re.findall(r"body\('Take_snapshot'\)\?\['([^']+)'\]", message))
+    assert read, message
+    assert read <= job_fields | problem_fields, read - (job_fields | problem_fields)
+    assert read & job_fields and read & problem_fields, read

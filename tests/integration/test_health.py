@@ -54,3 +54,17 @@ async def test_503_names_the_identity_when_the_token_endpoint_fails(
     status, body = await call_health()
     assert status == 503
     assert body["checks"] == {"tableStorage": "ok", "managedIdentity": "no token for Microsoft Graph"}
+
+
+async def test_health_and_the_log_name_every_invalid_setting_without_its_value(
+    app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("SNAPSHOT_RETRY_AFTER_SECONDS", "secret-soon")
+    use_setting(monkeypatch, "SNAPSHOT_POLL_SCHEDULE", "secret * *")
+    status, body = await call_health()
+    assert status == 503
+    detail = body["checks"]["configuration"]
+    assert "SNAPSHOT_RETRY_AFTER_SECONDS" in detail and "SNAPSHOT_POLL_SCHEDULE" in detail
+    logged = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert any("SNAPSHOT_RETRY_AFTER_SECONDS" in m and "SNAPSHOT_POLL_SCHEDULE" in m for m in logged), logged
+    assert "secret" not in json.dumps(body) and "secret" not in caplog.text

@@ -24,7 +24,7 @@ def test_a_valid_body_is_normalised_to_documented_names() -> None:
 
 
 @pytest.mark.parametrize(
-    "name", ["short", "x" * 33, "with-hyphen ok", "under_score ok", "colon: here", "accénted name"]
+    "name", ["short", "x" * 33, "with-hyphen ok", "under_score ok", "colon: here", "accénted name", " " * 8, " " * 32]
 )
 def test_display_name_rules(name: str) -> None:
     errors = fields({**VALID, "displayName": name})

@@ -94,3 +94,17 @@ def test_identity_based_storage_by_account_name() -> None:
 def test_storage_errors_name_the_setting(env: dict[str, str], named: str) -> None:
     with pytest.raises(SettingsError, match=named):
         table_connection(load_settings(env), env)
+
+
+def test_every_invalid_setting_is_named_without_its_value() -> None:
+    env = {
+        "SNAPSHOT_RETRY_AFTER_SECONDS": "secret-soon",
+        "SNAPSHOT_TABLE_PREFIX": "secret-prefix",
+        "GRAPH_SCOPE": "https://secret.example/User.Read",
+    }
+    with pytest.raises(SettingsError) as caught:
+        load_settings(env)
+    assert caught.value.names == ["GRAPH_SCOPE", "SNAPSHOT_TABLE_PREFIX", "SNAPSHOT_RETRY_AFTER_SECONDS"]
+    for name in env:
+        assert name in str(caught.value)
+    assert "secret" not in str(caught.value)
