@@ -179,6 +179,14 @@ def problem_schemas(ref_template: str) -> dict[str, Schema]:
                     "description": "Validation failures.",
                 },
                 "existingJobId": {"type": "string", "description": "409: the job that holds the name or key."},
+                "visibleJobs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"id": {"type": "string"}, "displayName": {"type": "string"}},
+                    },
+                    "description": "409 at Graph's 12-job cap: the jobs Graph shows, to choose one to delete.",
+                },
                 "unsupportedResources": {
                     "type": "array",
                     "items": {"type": "string"},
