@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import azure.functions as func
@@ -61,8 +62,9 @@ async def when_the_create_arrives(emulator: EmulatorControl) -> None:
 
 
 async def test_a_13th_start_frees_the_oldest_job_this_app_made_never_an_adopted_one(
-    app_env: dict[str, str], emulator: EmulatorControl
+    app_env: dict[str, str], emulator: EmulatorControl, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO, logger="snapshot.usecases.graph_jobs")
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
     adopted = other_tools_jobs(emulator, 10)  # older than the app's own, and stored once adopted
     own = await own_stored_jobs(2)
@@ -72,6 +74,8 @@ async def test_a_13th_start_frees_the_oldest_job_this_app_made_never_an_adopted_
     assert (await reads.get_job(own[0])).graph_deleted is True
     assert emulator.counts()["list"] == 1 and emulator.counts()["create"] == 1  # counted first: no refused create
     assert emulator.counts()["delete"] == 1
+    [deletion] = [r.getMessage() for r in caplog.records if r.getMessage().startswith("deleted job")]
+    assert own[0] in deletion and "source api" in deletion and "to make room under Graph's 12-job cap" in deletion
 
 
 async def test_at_the_cap_with_only_adopted_jobs_the_start_is_a_409_naming_the_visible_jobs(
