@@ -69,6 +69,14 @@ class Conflict(ServiceError, status=409, title="Conflict"):
         self.existing_job_id = existing_job_id
 
 
+class JobSlotsFull(Conflict, title="Microsoft Graph shows 12 snapshot jobs, its maximum"):
+    """Decided from Graph's list, never from an error text; `visible_jobs` are (id, displayName) pairs."""
+
+    def __init__(self, detail: str, visible_jobs: list[tuple[str, str]]) -> None:
+        super().__init__(detail)
+        self.visible_jobs = visible_jobs
+
+
 class UnsupportedMediaType(ServiceError, status=415, title="Unsupported media type"): ...
 
 
@@ -117,12 +125,6 @@ class GraphUnsupportedTypes(GraphError, status=400, title="Microsoft Graph does 
 class GraphBadRequest(GraphError, status=400, title="Microsoft Graph rejected the request"): ...
 
 
-class GraphNameConflict(GraphError, status=409, title="The display name is taken"): ...
-
-
-class GraphJobLimit(GraphError, status=409, title="Microsoft Graph already holds 12 snapshot jobs"): ...
-
-
 class GraphMonitorRefused(GraphError, status=422, title="Microsoft Graph refused the monitor request"):
     """Graph answered 400/409/422 to a monitor call; the detail carries Graph's own text."""
 
@@ -159,7 +161,11 @@ class GraphUnavailable(GraphError, Retryable, status=503, title="Microsoft Graph
 
 
 class ContentRefused(GraphError, status=502, title="Snapshot content refused"):
-    """The snapshot content cannot be fetched as Graph described it (wrong host, too large...)."""
+    """The snapshot content cannot be fetched as Graph described it (wrong host, a redirect, too large...)."""
+
+
+class ContentInvalid(ContentRefused, title="Snapshot content is not a baseline document"):
+    """The downloaded content is not JSON, ends early, or is not the configurationBaseline shape."""
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> int | None:

@@ -7,6 +7,10 @@ Facts this module relies on (docs/graph-utcm.md gives each one's public source):
   is sent with retries off, and the caller looks the job up by name after an ambiguous failure.
 - errorDetails, resourceLocation, resources and createdBy come back only on $select, and
   partiallySuccessful only with `Prefer: include-unknown-enum-members`.
+- Job bodies are read as JSON and parsed into the SDK's model, except `status` and `errorDetails`, kept as
+  Graph sent them: the SDK drops an enum value it does not know, and a non-string errorDetails entry.
+- Graph publishes no answer for a 13th job: no status or text is read as "the cap" here; the start decides
+  from the list (usecases/room.py).
 - The token is attached only for GRAPH_BASE_URL's host (allowed_hosts), and the content URL is
   checked against that host before anything is sent.
 """
@@ -34,6 +38,7 @@ from kiota_authentication_azure.azure_identity_authentication_provider import (
     AzureIdentityAuthenticationProvider,
 )
 from kiota_http.middleware.options import RedirectHandlerOption, RetryHandlerOption
+from kiota_serialization_json.json_parse_node import JsonParseNode
 from msgraph import GraphRequestAdapter, GraphServiceClient
 from msgraph.generated.admin.configuration_management.configuration_snapshot_jobs.configuration_snapshot_jobs_request_builder import (
     ConfigurationSnapshotJobsRequestBuilder,
@@ -42,12 +47,8 @@ from msgraph.generated.admin.configuration_management.configuration_snapshot_job
     ConfigurationSnapshotJobItemRequestBuilder,
 )
 from msgraph.generated.models.configuration_snapshot_job import ConfigurationSnapshotJob
-from msgraph.generated.models.configuration_snapshot_job_collection_response import (
-    ConfigurationSnapshotJobCollectionResponse,
-)
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory
-from msgraph_core.tasks.page_iterator import PageIterator
 
 from snapshot import errors
 from snapshot.settings import IDENTITY_CLIENT_OPTIONS, Settings
@@ -63,6 +64,7 @@ PREFER_ALL_ENUM_MEMBERS = "include-unknown-enum-members"
 ERROR_MAPPING: dict[str, Any] = {"XXX": ODataError}
 NOT_COMPLETED = datetime(1, 1, 1, tzinfo=UTC)
 LIST_PAGE_SIZE = 100
+LIST_MAX_PAGES = 50  # Graph shows at most 12 jobs: more pages than this is a loop, not a list
 DOWNLOAD_SPOOL_BYTES = 1024 * 1024  # larger contents go to a temporary file, not memory
 HTTP_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
@@ -83,21 +85,34 @@ class GraphJob:
     error_details: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_sdk(cls, job: ConfigurationSnapshotJob) -> GraphJob:
-        status = str(job.status.value) if job.status is not None else "unknownFutureValue"
+    def from_json(cls, data: dict[str, Any]) -> GraphJob:
+        """The SDK's model parses the typed fields; `status` and `errorDetails` are taken as Graph sent them."""
+        typed = {key: value for key, value in data.items() if key not in ("status", "errorDetails")}
+        job = JsonParseNode(typed).get_object_value(ConfigurationSnapshotJob)
+        status = data.get("status")
         completed = job.completed_date_time
         return cls(
             id=job.id or "",
             display_name=job.display_name or "",
-            status=status,
+            status=status if isinstance(status, str) and status else "unknownFutureValue",
             description=job.description or None,
             tenant_id=job.tenant_id or None,
-            resources=list(job.resources or []),
+            resources=[name for name in job.resources or [] if name],
             created=job.created_date_time,
             completed=None if completed is None or completed <= NOT_COMPLETED else completed,
             resource_location=job.resource_location or None,  # "" means not ready yet
-            error_details=list(job.error_details or []),
+            error_details=readable_details(data.get("errorDetails")),
         )
+
+
+def readable_details(value: Any) -> list[str]:
+    """errorDetails as text: strings as they are, anything else as compact JSON; nulls left out."""
+    items = value if isinstance(value, list) else [value]
+    return [
+        item if isinstance(item, str) else json.dumps(item, ensure_ascii=False, sort_keys=True)
+        for item in items
+        if item is not None
+    ]
 
 
 def _retry_after(headers: Any) -> int:
@@ -162,10 +177,7 @@ def translate_error(exc: Exception, operation: str) -> errors.ServiceError:
             names = ", ".join(unsupported)
             return errors.GraphUnsupportedTypes(unsupported, f"Microsoft Graph does not accept: {names}")
         return errors.GraphBadRequest(f"Microsoft Graph rejected the {operation}: {text}", status, code)
-    if status == 409:
-        if "displayname" in text.lower().replace(" ", ""):
-            return errors.GraphNameConflict(text, status, code)
-        return errors.GraphJobLimit(text, status, code)
+    # Any other answer (a 409 included) is shown as Graph gave it, never read for a meaning.
     return errors.GraphError(f"Microsoft Graph answered {status} to the {operation}: {text}", status, code)
 
 
@@ -226,18 +238,22 @@ class UtcmClient:
         info.set_stream_content(json.dumps(body).encode("utf-8"), "application/json")
         # Never let the SDK resend a create: a retried POST could make a second job.
         info.add_request_options([RetryHandlerOption(max_retries=0, should_retry=False)])
-        job = await self._send(info, "snapshot create")
-        return GraphJob.from_sdk(job)
+        return GraphJob.from_json(await self._json(info, "snapshot create"))
 
-    async def _send(self, info: RequestInformation, operation: str) -> ConfigurationSnapshotJob:
+    async def _json(self, info: RequestInformation, operation: str) -> dict[str, Any]:
+        """Send one request through the SDK's middleware; its body as a JSON object."""
         self.calls += 1
         try:
-            job = await self.adapter.send_async(info, ConfigurationSnapshotJob, ERROR_MAPPING)
+            raw = await self.adapter.send_primitive_async(info, "bytes", ERROR_MAPPING)
         except Exception as exc:
             raise translate_error(exc, operation) from None
-        if job is None:
-            raise errors.GraphUnavailable(f"Microsoft Graph answered the {operation} with no job")
-        return job
+        try:
+            data = json.loads(raw or b"")
+        except (ValueError, UnicodeDecodeError):
+            data = None
+        if not isinstance(data, dict):
+            raise errors.GraphUnavailable(f"Microsoft Graph answered the {operation} without a JSON object")
+        return data
 
     def _job_config(self) -> RequestConfiguration[Any]:
         params = (
@@ -249,19 +265,15 @@ class UtcmClient:
         config.headers.add("Prefer", PREFER_ALL_ENUM_MEMBERS)
         return config
 
+    def _jobs(self) -> ConfigurationSnapshotJobsRequestBuilder:
+        return self.client.admin.configuration_management.configuration_snapshot_jobs
+
     async def get_job(self, job_id: str) -> GraphJob:
-        self.calls += 1
-        builder = self.client.admin.configuration_management.configuration_snapshot_jobs
-        try:
-            job = await builder.by_configuration_snapshot_job_id(job_id).get(request_configuration=self._job_config())
-        except Exception as exc:
-            raise translate_error(exc, "job read") from None
-        if job is None:
-            raise errors.GraphNotFound(f"Microsoft Graph has no snapshot job {job_id}")
-        return GraphJob.from_sdk(job)
+        info = self._jobs().by_configuration_snapshot_job_id(job_id).to_get_request_information(self._job_config())
+        return GraphJob.from_json(await self._json(info, "job read"))
 
     async def list_jobs(self, display_name: str | None = None) -> list[GraphJob]:
-        """Every visible job (Graph keeps at most 12), following @odata.nextLink."""
+        """Every visible job (Graph keeps at most 12), following @odata.nextLink with the same headers."""
         params = ConfigurationSnapshotJobsRequestBuilder.ConfigurationSnapshotJobsRequestBuilderGetQueryParameters(
             select=JOB_FIELDS, top=LIST_PAGE_SIZE
         )
@@ -269,43 +281,26 @@ class UtcmClient:
             params.filter = "displayName eq '{}'".format(display_name.replace("'", "''"))
         config: RequestConfiguration[Any] = RequestConfiguration(query_parameters=params)
         config.headers.add("Prefer", PREFER_ALL_ENUM_MEMBERS)
-        builder = self.client.admin.configuration_management.configuration_snapshot_jobs
-        jobs: list[ConfigurationSnapshotJob] = []
-        try:
-            self.calls += 1
-            page = await builder.get(request_configuration=config)
-            if page is None:
-                return []
-            jobs.extend(page.value or [])
-            if page.odata_next_link:
-                jobs = await self._all_pages(page)
-        except Exception as exc:
-            raise translate_error(exc, "job list") from None
-        return [GraphJob.from_sdk(job) for job in jobs]
-
-    async def _all_pages(self, first: ConfigurationSnapshotJobCollectionResponse) -> list[ConfigurationSnapshotJob]:
-        """Follow @odata.nextLink with msgraph-core's PageIterator (same Prefer header on every page)."""
-        iterator = PageIterator(first, self.adapter, error_mapping=ERROR_MAPPING)
-        # PageIterator.set_headers passes the dict as keywords, which HeadersCollection.add_all refuses.
-        iterator.headers.add("Prefer", PREFER_ALL_ENUM_MEMBERS)
-        collected: list[ConfigurationSnapshotJob] = []
-        pages: set[int] = {id(iterator.current_page)}
-
-        def keep(item: ConfigurationSnapshotJob) -> bool:
-            pages.add(id(iterator.current_page))
-            collected.append(item)
-            return True
-
-        await iterator.iterate(keep)
-        self.calls += len(pages) - 1
-        return collected
+        info = self._jobs().to_get_request_information(config)
+        jobs: list[GraphJob] = []
+        for _ in range(LIST_MAX_PAGES):
+            page = await self._json(info, "job list")
+            values = page.get("value")
+            if isinstance(values, list):
+                jobs.extend(GraphJob.from_json(value) for value in values if isinstance(value, dict))
+            next_link = page.get("@odata.nextLink")
+            if not isinstance(next_link, str) or not next_link:
+                return jobs
+            headers: RequestConfiguration[Any] = RequestConfiguration()
+            headers.headers.add("Prefer", PREFER_ALL_ENUM_MEMBERS)
+            info = self._jobs().with_url(next_link).to_get_request_information(headers)
+        raise errors.GraphUnavailable(f"Microsoft Graph's job list ran past {LIST_MAX_PAGES} pages")
 
     async def delete_job(self, job_id: str) -> bool:
         """Delete a job; False when Graph no longer has it."""
         self.calls += 1
-        builder = self.client.admin.configuration_management.configuration_snapshot_jobs
         try:
-            await builder.by_configuration_snapshot_job_id(job_id).delete()
+            await self._jobs().by_configuration_snapshot_job_id(job_id).delete()
         except Exception as exc:
             error = translate_error(exc, "job delete")
             if isinstance(error, errors.GraphNotFound):
@@ -340,7 +335,7 @@ class UtcmClient:
                 request = await self.adapter.convert_to_native_async(info)
                 response = await self.http.send(request, stream=True)
                 try:
-                    if response.status_code >= 400:
+                    if not 200 <= response.status_code < 300:
                         await response.aread()
                         raise _status_error(response)
                     size = 0
@@ -362,6 +357,13 @@ class UtcmClient:
 
 
 def _status_error(response: httpx.Response) -> errors.ServiceError:
+    if 300 <= response.status_code < 400:
+        target = urlsplit(response.headers.get("Location", "")).hostname or "an unnamed place"
+        return errors.ContentRefused(
+            f"the content URL answered {response.status_code}, a redirect to {target}; redirects are not "
+            "followed, so the token never leaves the Microsoft Graph host",
+            response.status_code,
+        )
     error = APIError(f"status {response.status_code}")
     error.response_status_code = response.status_code
     error.response_headers = dict(response.headers)

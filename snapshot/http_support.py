@@ -65,6 +65,8 @@ def error_response(exc: errors.ServiceError) -> func.HttpResponse:
         extra["limits"] = exc.numbers
     if isinstance(exc, errors.QuotaExhausted):
         extra["resetsAt"] = exc.resets_at
+    if isinstance(exc, errors.JobSlotsFull):
+        extra["visibleJobs"] = [{"id": job_id, "displayName": name} for job_id, name in exc.visible_jobs]
     if isinstance(exc, errors.GraphUnsupportedTypes):
         extra["unsupportedResources"] = exc.types
         field_errors = [errors.FieldError("resources", f"{t!r} is not accepted by Microsoft Graph") for t in exc.types]

@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -26,6 +26,10 @@ DESCRIPTION_MAX = 1000
 RESOURCES_MAX = 300
 IDEMPOTENCY_KEY_MAX = 200
 LIST_TOP_DEFAULT, LIST_TOP_MAX = 100, 1000
+GRAPH_JOB_LIMIT = 12  # jobs Graph shows at most (documented: docs/graph-utcm.md, section 4)
+# A content download that fails is tried again after 1, 2, 4 and 8 minutes, then the content is an error for good.
+CONTENT_ATTEMPTS_MAX = 5
+CONTENT_RETRY_FIRST = timedelta(minutes=1)
 PREVIOUS = "previous"  # `against=previous`: the snapshot a diff or report compares with, found by the app
 
 M = TypeVar("M", bound=BaseModel)
@@ -52,6 +56,13 @@ class JobStatus(StrEnum):
             return cls(value)
         except ValueError:
             return cls.UNKNOWN
+
+    @classmethod
+    def fields_of(cls, graph_value: str) -> dict[str, Any]:
+        """A record's `status`, and `graph_status` keeping Graph's text when the app does not know the value."""
+        status = cls.parse(graph_value)
+        unknown = status == cls.UNKNOWN and graph_value != cls.UNKNOWN.value
+        return {"status": status, "graph_status": graph_value if unknown else None}
 
 
 class ContentState(StrEnum):
@@ -127,6 +138,7 @@ class JobRecord(BaseModel):
     description: str | None = None
     resources: list[str] = Field(default_factory=list)
     status: JobStatus = JobStatus.NOT_STARTED
+    graph_status: str | None = None  # Graph's status text when it is a value this app does not know
     created: datetime | None = None
     completed: datetime | None = None
     tenant_id: str | None = None
@@ -134,11 +146,16 @@ class JobRecord(BaseModel):
     resource_location: str | None = None
     content_state: ContentState = ContentState.PENDING
     content_error: str | None = None
+    content_attempts: int = 0  # content downloads that failed
+    content_retry_at: datetime | None = None  # when a failed download is tried again; None: not again
     stored: datetime | None = None
     resource_count: int | None = None
     resource_type_counts: dict[str, int] = Field(default_factory=dict)
     content_metadata: dict[str, Any] | None = None  # the content's top-level keys other than resources
     source: str = "api"  # "api" (started here) or "adopted" (found in Graph by the poller)
+    warnings: list[str] = Field(default_factory=list)  # names passed to Graph that the catalogue lacks
+    resource_expansion: dict[str, list[str]] = Field(default_factory=dict)  # wildcard -> the types it became
+    skipped_resources: list[str] = Field(default_factory=list)  # dropped on Graph's 400 (skipUnsupported)
     graph_deleted: bool = False
     idempotency_key: str | None = None
     job_url: str | None = None  # absolute URL of the job without any key, for callback payloads
@@ -157,13 +174,36 @@ class JobRecord(BaseModel):
             return Lifecycle.STORED
         if self.status in (JobStatus.FAILED, JobStatus.EXPIRED):
             return Lifecycle.FAILED
-        if self.content_state in (ContentState.UNAVAILABLE, ContentState.ERROR):
+        if self.content_state == ContentState.UNAVAILABLE or (
+            self.content_state == ContentState.ERROR and self.content_retry_at is None
+        ):
             return Lifecycle.NO_CONTENT
         return Lifecycle.RUNNING
 
     @property
+    def has_content(self) -> bool:
+        """Graph says there is content: a finished status, or a status the app does not know with a location."""
+        return self.status.has_content or (self.status == JobStatus.UNKNOWN and bool(self.resource_location))
+
+    @property
     def awaiting_content(self) -> bool:
-        return self.status.has_content and self.content_state == ContentState.PENDING
+        """Content to download: not tried yet, or failed with attempts left."""
+        retrying = self.content_state == ContentState.ERROR and self.content_retry_at is not None
+        return self.has_content and (self.content_state == ContentState.PENDING or retrying)
+
+    def content_due(self, now: datetime) -> bool:
+        return self.awaiting_content and (self.content_retry_at is None or self.content_retry_at <= now)
+
+    def content_failed(self, reason: str, now: datetime) -> dict[str, Any]:
+        """The change after a failed download: `error` with the reason, retried with backoff up to the limit."""
+        attempts = self.content_attempts + 1
+        retry = None if attempts >= CONTENT_ATTEMPTS_MAX else now + CONTENT_RETRY_FIRST * 2 ** (attempts - 1)
+        return {
+            "content_state": ContentState.ERROR,
+            "content_error": reason,
+            "content_attempts": attempts,
+            "content_retry_at": retry,
+        }
 
 
 class StartSnapshotRequest(BaseModel):
@@ -175,6 +215,7 @@ class StartSnapshotRequest(BaseModel):
     description: str | None = Field(None, max_length=DESCRIPTION_MAX)
     resources: list[str] = Field(min_length=1, max_length=RESOURCES_MAX)
     callbackUrl: str | None = None
+    skipUnsupported: bool = False  # retry once without the types Graph's 400 names, recording them on the job
 
     @field_validator("callbackUrl")
     @classmethod
@@ -198,33 +239,29 @@ class StartSnapshotRequest(BaseModel):
     @field_validator("resources")
     @classmethod
     def _resources(cls, names: list[str]) -> list[str]:
-        problems: list[str] = []
-        seen: dict[str, int] = {}
-        known: list[str] = []
-        for index, name in enumerate(names):
-            canonical = catalogue.canonical(name)
-            if canonical is None:
-                problems.append(f"[{index}] {catalogue.unknown_type_message(name)}")
-                continue
-            if canonical.lower() in seen:
-                problems.append(
-                    f"[{index}] {name!r} repeats [{seen[canonical.lower()]}] (names compare case-insensitively)"
-                )
-                continue
-            seen[canonical.lower()] = index
-            known.append(canonical)
-        if problems:
-            raise ValueError("; ".join(problems))
-        return known
+        resolution = catalogue.resolve(names)
+        if resolution.problems:
+            raise ValueError("; ".join(resolution.problems))
+        if len(resolution.names) > RESOURCES_MAX:
+            raise ValueError(
+                f"names {len(resolution.names)} types once wildcards are expanded; at most {RESOURCES_MAX}"
+            )
+        return [catalogue.canonical(name) or name.strip() for name in names]
+
+    def resolution(self) -> catalogue.Resolution:
+        """The names sent to Graph (documented spelling, wildcards expanded), with warnings and the expansion."""
+        return catalogue.resolve(self.resources)
 
     def fingerprint(self) -> str:
         """A hash of the normalised body, to tell a retried request from a different one."""
-        body = {
+        body: dict[str, Any] = {
             "displayName": self.displayName,
             "description": self.description or "",
-            "resources": self.resources,
+            "resources": self.resolution().names,
             "callbackUrl": self.callbackUrl or "",
         }
+        if self.skipUnsupported:  # only when set, so earlier requests' fingerprints stay the same
+            body["skipUnsupported"] = True
         return hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
 
 

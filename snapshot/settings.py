@@ -14,7 +14,7 @@ import re
 import socket
 from collections.abc import Iterator, Mapping
 from dataclasses import astuple, dataclass
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -129,6 +129,8 @@ class Settings(BaseModel):
     retry_after_seconds: Annotated[int, Field(ge=1, le=3600)] = Field(20, alias="SNAPSHOT_RETRY_AFTER_SECONDS")
     max_content_bytes: Annotated[int, Field(ge=1024)] = Field(512 * 1024 * 1024, alias="SNAPSHOT_MAX_CONTENT_BYTES")
     prune_stored_jobs: bool = Field(True, alias="SNAPSHOT_PRUNE_STORED_JOBS")
+    # own: only jobs this app created are ever deleted from Graph; stored: also adopted jobs whose content is stored.
+    prune_scope: Literal["own", "stored"] = Field("own", alias="SNAPSHOT_PRUNE_SCOPE")
     monthly_resource_quota: Annotated[int, Field(ge=0)] = Field(20000, alias="SNAPSHOT_MONTHLY_RESOURCE_QUOTA")
     callback_allowed_hosts: str = Field(DEFAULT_CALLBACK_HOSTS, alias=CALLBACK_HOSTS_SETTING)
     # A few minutes after each of Graph's fixed monitor slots (00:00, 06:00, 12:00, 18:00 GMT).

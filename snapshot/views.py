@@ -1,13 +1,15 @@
-"""The JSON views the API shows (camelCase, like Graph): a job, its callback, its errors, the quota."""
+"""The JSON views the API shows (camelCase, like Graph): a job, what it holds per type, its callback, its errors,
+the quota and Graph's job slots."""
 
 from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from snapshot.models import CallbackState, ContentState, JobRecord, JobStatus
+from snapshot.models import CallbackState, ContentState, JobRecord, Lifecycle
 
 
 class ErrorDetail(BaseModel):
@@ -16,6 +18,15 @@ class ErrorDetail(BaseModel):
     resourceType: str | None = None
     message: str
     raw: str
+
+
+class TypeOutcome(BaseModel):
+    """What the job holds for one requested type: instances stored, the error Graph reported, or nothing."""
+
+    resourceType: str
+    outcome: Literal["stored", "error", "missing", "pending"]
+    instances: int | None = None  # once the content is stored
+    error: str | None = None
 
 
 class JobLinks(BaseModel):
@@ -45,7 +56,7 @@ class JobView(BaseModel):
     displayName: str
     description: str | None
     resources: list[str]
-    status: JobStatus
+    status: str  # Graph's value; one this app does not know is shown as Graph sent it
     contentState: ContentState
     createdDateTime: datetime | None
     completedDateTime: datetime | None
@@ -54,22 +65,39 @@ class JobView(BaseModel):
     errorDetails: list[str]
     errors: list[ErrorDetail]
     contentError: str | None
+    contentAttempts: int
+    contentRetryAt: datetime | None
     resourceCount: int | None
     resourceTypeCounts: dict[str, int]
-    source: str
+    typeOutcomes: list[TypeOutcome]
+    failedTypes: list[str]
+    warnings: list[str]
+    resourceExpansion: dict[str, list[str]]
+    skippedResources: list[str]
+    source: str  # "api": started through this app; "adopted": made by another tool, found by the poller
     graphDeleted: bool
     callback: CallbackView | None
     links: JobLinks
 
 
+class JobSlots(BaseModel):
+    """Graph's snapshot job slots as Graph lists them now: made by this app, or by other tools (adopted)."""
+
+    visible: int
+    limit: int
+    madeByApp: int
+    adopted: int
+
+
 class QuotaStatus(BaseModel):
-    """This month's extracted resources against SNAPSHOT_MONTHLY_RESOURCE_QUOTA."""
+    """This month's extracted resources against SNAPSHOT_MONTHLY_RESOURCE_QUOTA, and Graph's job slots."""
 
     month: str
     used: int
     limit: int
     remaining: int
     resetsAt: datetime
+    jobSlots: JobSlots | None = None
 
 
 ERROR_DETAIL_PATTERN = re.compile(r"^(?P<type>microsoft\.[A-Za-z0-9.]+):\s*(?P<message>.*)$", re.DOTALL)
@@ -89,12 +117,13 @@ def job_view(record: JobRecord, job_url: str) -> JobView:
     """`job_url` is the absolute URL of the job (with the caller's `code` kept, if any)."""
     base, _, query = job_url.partition("?")
     suffix = f"?{query}" if query else ""
+    outcomes = type_outcomes(record)
     return JobView(
         id=record.id,
         displayName=record.display_name,
         description=record.description,
         resources=record.resources,
-        status=record.status,
+        status=record.graph_status or record.status.value,
         contentState=record.content_state,
         createdDateTime=record.created,
         completedDateTime=record.completed,
@@ -103,13 +132,44 @@ def job_view(record: JobRecord, job_url: str) -> JobView:
         errorDetails=record.error_details,
         errors=[parse_error_detail(raw) for raw in record.error_details],
         contentError=record.content_error,
+        contentAttempts=record.content_attempts,
+        contentRetryAt=record.content_retry_at,
         resourceCount=record.resource_count,
         resourceTypeCounts=record.resource_type_counts,
+        typeOutcomes=outcomes,
+        failedTypes=[o.resourceType for o in outcomes if o.outcome == "error"],
+        warnings=record.warnings,
+        resourceExpansion=record.resource_expansion,
+        skippedResources=record.skipped_resources,
         source=record.source,
         graphDeleted=record.graph_deleted,
         callback=callback_view(record.callback),
         links=JobLinks(self_=job_url, resources=f"{base}/resources{suffix}", content=f"{base}/content{suffix}"),
     )
+
+
+def type_outcomes(record: JobRecord) -> list[TypeOutcome]:
+    """Per requested type: `stored` (instances), `error` (Graph's message), `missing` (neither), or `pending`."""
+    reported: dict[str, str] = {}
+    for detail in (parse_error_detail(raw) for raw in record.error_details):
+        if detail.resourceType:
+            reported.setdefault(detail.resourceType, detail.message)
+    stored = record.content_state == ContentState.STORED
+    counts = {name.lower(): count for name, count in record.resource_type_counts.items()}
+    result: list[TypeOutcome] = []
+    for name in record.resources:
+        instances = counts.get(name.lower(), 0) if stored else None
+        error = reported.get(name.lower())
+        if instances:
+            outcome = "stored"
+        elif error:
+            outcome = "error"
+        elif stored or record.lifecycle != Lifecycle.RUNNING:
+            outcome = "missing"
+        else:
+            outcome = "pending"
+        result.append(TypeOutcome(resourceType=name, outcome=outcome, instances=instances, error=error))
+    return result
 
 
 def callback_view(state: CallbackState | None) -> CallbackView | None:

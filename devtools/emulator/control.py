@@ -120,7 +120,7 @@ async def list_faults(request: web.Request, state: EmulatorState) -> web.StreamR
 @routes.post(PREFIX + "/faults")
 @control_operation
 async def add_faults(request: web.Request, state: EmulatorState) -> web.StreamResponse:
-    """Add a fault or a list: {method, path (a substring), action respond|drop|reset|delay, status, times, ...}."""
+    """Add faults: {method, path (substring), action respond|drop|reset|delay|redirect|notJson|truncate, status, times, retryAfter, delayMs, location}."""
     body = await _json_body(request)
     faults = request.app[FAULTS_KEY]
     faults.pending.extend(Fault.from_json(item) for item in (body if isinstance(body, list) else [body]))
@@ -198,7 +198,7 @@ def _existing_job(request: web.Request, state: EmulatorState) -> Job:
 @routes.patch(PREFIX + "/jobs/{job_id}")
 @control_operation
 async def update_job(request: web.Request, state: EmulatorState) -> web.StreamResponse:
-    """Set a job's status (pinned if not final), createdDateTime or errorDetails."""
+    """Set a job's status (pinned if not final), createdDateTime, errorDetails (any JSON list), statusText (shown as is)."""
     job = _existing_job(request, state)
     _update_job(state, job, await _json_body(request))
     return web.json_response(_job_json(request, state, job))
@@ -261,7 +261,7 @@ def _create_job(state: EmulatorState, body: Any) -> Job:
         created=created,
         created_by=body.get("createdBy") or {"user": {"id": str(uuid.uuid4()), "displayName": "Another Admin"}},
     )
-    _update_job(state, job, {k: v for k, v in body.items() if k in ("status", "errorDetails")})
+    _update_job(state, job, {k: v for k, v in body.items() if k in ("status", "errorDetails", "statusText")})
     return job
 
 
@@ -275,15 +275,25 @@ def _update_job(state: EmulatorState, job: Job, body: Any) -> None:
             raise ControlError("createdDateTime is not ISO 8601") from exc
     details = body.get("errorDetails")
     if details is not None and not isinstance(details, list):
-        raise ControlError("errorDetails is a list of strings")
+        raise ControlError("errorDetails is a list (of strings, or of anything Graph might send: objects, nulls)")
     if body.get("status"):
         status = _status_value(body["status"])
         if job.snapshot_id:
             state.snapshots.pop(job.snapshot_id, None)
             job.snapshot_id = None
         if status in TERMINAL:
-            state.finish(job, status=status, error_details=[str(d) for d in details] if details is not None else None)
+            state.finish(job, status=status, error_details=details)
+            _status_text(job, body)
             return
         job.final_status, job.completed, job.pinned_status = None, None, status
     if details is not None:
-        job.error_details = [str(d) for d in details]
+        job.error_details = list(details)
+    _status_text(job, body)
+
+
+def _status_text(job: Job, body: dict[str, Any]) -> None:
+    if "statusText" in body:
+        text = body["statusText"]
+        if text is not None and (not isinstance(text, str) or not text):
+            raise ControlError("statusText is a non-empty string, or null to show the real status again")
+        job.status_text = text

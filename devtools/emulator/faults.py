@@ -1,4 +1,5 @@
-"""Injected faults: the list the control API fills, and the middleware that slows, answers, drops or resets requests."""
+"""Injected faults: the list the control API fills, and the middleware that slows, answers, drops, resets, redirects
+or spoils requests (a body that is not JSON, or the real body cut short)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from devtools.emulator.requestlog import ENTRY_KEY
 from devtools.emulator.responses import ERROR_CODES, graph_error
 from devtools.emulator.state import STATE_KEY, ControlError
 
-ACTIONS = ("respond", "drop", "reset", "delay")
+ACTIONS = ("respond", "drop", "reset", "delay", "redirect", "notJson", "truncate")
+DEFAULT_REDIRECT = "https://content.example.net/snapshot.json"
+NOT_JSON_BODY = b"<html><body>Service temporarily unavailable</body></html>"
 
 
 @dataclass
@@ -30,6 +33,7 @@ class Fault:
     times: int
     retry_after: float | None
     delay_ms: float
+    location: str = DEFAULT_REDIRECT
 
     @classmethod
     def from_json(cls, data: Any) -> Fault:
@@ -37,7 +41,7 @@ class Fault:
             raise ControlError("a fault is an object")
         action = str(data.get("action", "respond"))
         if action not in ACTIONS:
-            raise ControlError("action must be respond, drop, reset or delay")
+            raise ControlError(f"action must be one of {', '.join(ACTIONS)}")
         status = data.get("status", 503)
         if action == "respond" and not isinstance(status, int):
             raise ControlError("status must be an integer")
@@ -49,12 +53,13 @@ class Fault:
             times=int(data.get("times", 1)),
             retry_after=data.get("retryAfter"),
             delay_ms=float(data.get("delayMs", 0)),
+            location=str(data.get("location") or DEFAULT_REDIRECT),
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "method": self.method, "path": self.path, "status": self.status, "action": self.action,
-            "times": self.times, "retryAfter": self.retry_after, "delayMs": self.delay_ms,
+            "times": self.times, "retryAfter": self.retry_after, "delayMs": self.delay_ms, "location": self.location,
         }  # fmt: skip
 
     def matches(self, method: str, path: str) -> bool:
@@ -122,6 +127,12 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
         entry["status"] = 0
         _close_connection(request, reset=True)
         raise ConnectionDropped
+    if fault.action == "redirect":
+        return web.Response(status=302, headers={"Location": fault.location})
+    if fault.action == "notJson":
+        return web.Response(body=NOT_JSON_BODY, content_type="text/html")
+    if fault.action == "truncate":
+        return await _truncated(request, handler)
     if fault.action == "delay":
         entry["waitedMs"] = entry.get("waitedMs", 0.0) + fault.delay_ms
         await asyncio.sleep(fault.delay_ms / 1000)
@@ -130,6 +141,17 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     entry["status"] = response.status
     _close_connection(request, reset=False)
     raise ConnectionDropped
+
+
+async def _truncated(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """The real answer with the second half of its body cut off (its Content-Type kept)."""
+    response = await handler(request)
+    body = response.body if isinstance(response, web.Response) else None
+    if not isinstance(body, bytes):
+        return response
+    cut = web.Response(body=body[: len(body) // 2], status=response.status)
+    cut.headers["Content-Type"] = response.headers.get("Content-Type", "application/json")
+    return cut
 
 
 @web.middleware

@@ -1,8 +1,11 @@
 """The Graph UTCM snapshot operations, one route each, with Graph's quirks.
 
 Quirks kept: 200 on createSnapshot with Graph's sentinels, `$select`-only fields, `partiallySuccessful`
-hidden behind `Prefer: include-unknown-enum-members`, display-name rules, 409 on a taken name and at 12
-jobs, 400 naming each unsupported type, content on another id that needs the bearer token.
+hidden behind `Prefer: include-unknown-enum-members`, display-name rules, 409 on a taken name, 400 naming each
+unsupported type, content on another id that needs the bearer token. At 12 jobs the create answers what the
+config says (capStatus, capBody): Graph publishes no answer for that, so none is assumed.
+A well-formed `microsoft.<workload>.<type>` outside the documented list is accepted, as Graph knows more types
+than its list; `unsupportedTypes` names the ones to refuse.
 """
 
 from __future__ import annotations
@@ -17,14 +20,15 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from devtools.emulator import content, odata
+from devtools.emulator import odata
 from devtools.emulator.identity import require_graph_token
 from devtools.emulator.responses import JSON_TYPE, GraphError, graph_error, graph_json
 from devtools.emulator.state import STATE_KEY, EmulatorState, Job, utc_now
 
 MAX_VISIBLE_JOBS = 12
-# Graph's wording for the 12-job cap has not been seen published anywhere; this is the emulator's guess.
+# Graph's answer at the 12-job cap has not been seen published anywhere; this text is the emulator's invention.
 MAX_JOBS_MESSAGE = "Maximum number of 12 snapshot jobs reached. Delete existing snapshot jobs to create new ones."
+WELL_FORMED_TYPE = re.compile(r"^microsoft\.(entra|exchange|intune|securityandcompliance|teams)\.[a-z][a-z0-9]*$", re.I)
 NAME_TAKEN_MESSAGE = "Snapshot Job with displayName already exists"
 DISPLAY_NAME_MESSAGE = (
     "DisplayName must be a string with a minimum length of 8 and a maximum length of 32 "
@@ -151,8 +155,8 @@ async def create_snapshot(request: web.Request, state: EmulatorState) -> web.Str
     if details:
         raise GraphError(400, "One or more validation errors occurred.", "BadRequest", details)
     assert isinstance(display_name, str) and isinstance(resources, list)
-    known, unsupported_config = content.catalogue(), set(state.config["unsupportedTypes"])
-    unsupported = [r for r in resources if r.lower() not in known or r.lower() in unsupported_config]
+    refused = set(state.config["unsupportedTypes"])
+    unsupported = [r for r in resources if not WELL_FORMED_TYPE.fullmatch(r) or r.lower() in refused]
     if unsupported:
         raise GraphError(
             400,
@@ -163,7 +167,7 @@ async def create_snapshot(request: web.Request, state: EmulatorState) -> web.Str
     if any(job.display_name == display_name for job in state.jobs.values()):
         raise GraphError(409, NAME_TAKEN_MESSAGE, "Conflict")
     if len(state.jobs) >= MAX_VISIBLE_JOBS:
-        raise GraphError(409, MAX_JOBS_MESSAGE, "Conflict")
+        return _cap_answer(state)
     job = state.new_job(display_name, resources, description)
     base = _base_url(request)
     full = state.job_json(job, base)
@@ -172,6 +176,13 @@ async def create_snapshot(request: web.Request, state: EmulatorState) -> web.Str
     result["status"] = "notStarted"  # Graph answers the create before the job is picked up
     result.update({k: full[k] for k in ("createdDateTime", "completedDateTime", "resourceLocation", "createdBy")})
     return graph_json(result)
+
+
+def _cap_answer(state: EmulatorState) -> web.Response:
+    status, body = int(state.config["capStatus"]), state.config["capBody"]
+    if isinstance(body, dict):
+        return graph_json(body, status=status)
+    return graph_error(status, message=body if isinstance(body, str) else MAX_JOBS_MESSAGE)
 
 
 @routes.get(JOBS_PATH, name="list", allow_head=False)

@@ -57,6 +57,10 @@ def default_config() -> dict[str, Any]:
         "permission": "ReadWrite",
         "resourceLocationBase": None,
         "tenantId": DEFAULT_TENANT_ID,
+        # What a create answers when 12 jobs exist. Graph publishes no such answer (docs/graph-utcm.md, section 7),
+        # so it is configurable; the default is deliberately not 409. capBody None: Graph's error envelope.
+        "capStatus": 400,
+        "capBody": None,
     }
 
 
@@ -97,6 +101,11 @@ def merge_config(config: dict[str, Any], update: dict[str, Any]) -> dict[str, An
             value = str(value).rstrip("/") if value else None
         elif key == "tenantId":
             value = str(value)
+        elif key == "capStatus":
+            if not isinstance(value, int) or not 400 <= value <= 499:
+                raise ControlError("capStatus must be a 4xx status")
+        elif key == "capBody" and value is not None and not isinstance(value, dict | str):
+            raise ControlError("capBody is a JSON object (sent as it is), a string (the error message) or null")
         merged[key] = value
     if "pageSize" in update and "maxPageSize" not in update:
         # A configured page size is also the server's limit: $top above it still pages (server-driven paging).
@@ -118,10 +127,13 @@ class Job:
     pinned_status: str | None = None  # set through the control API: progress over time stops
     final_status: str | None = None
     completed: datetime | None = None
-    error_details: list[str] = field(default_factory=list)
+    error_details: list[Any] = field(default_factory=list)  # strings, or whatever the control API set
     snapshot_id: str | None = None
+    status_text: str | None = None  # shown verbatim instead of the real status (a value Graph may add later)
 
     def status(self, config: dict[str, Any], now: datetime) -> str:
+        if self.status_text:
+            return self.status_text
         if self.final_status:
             return self.final_status
         if self.pinned_status:
@@ -237,7 +249,7 @@ class EmulatorState:
                 self.finish(job, at=due)
 
     def finish(
-        self, job: Job, status: str | None = None, error_details: list[str] | None = None, at: datetime | None = None
+        self, job: Job, status: str | None = None, error_details: list[Any] | None = None, at: datetime | None = None
     ) -> None:
         requested = list(dict.fromkeys(t.lower() for t in job.resources))
         failing_config: dict[str, str] = self.config["failingTypes"]
@@ -283,10 +295,11 @@ class EmulatorState:
             self.snapshots.pop(job.snapshot_id, None)
 
     def job_json(self, job: Job, base: str, now: datetime | None = None) -> dict[str, Any]:
-        """The job with every field, the real status (not masked), resourceLocation against `base`."""
+        """The job with every field, the real status (not masked); resourceLocation on `base`'s host under /beta/,
+        as observed in real tenants whatever version the job was read with (unless resourceLocationBase is set)."""
         location = ""
         if job.snapshot_id:
-            location_base = self.config["resourceLocationBase"] or base
+            location_base = self.config["resourceLocationBase"] or base.rsplit("/", 1)[0] + "/beta"
             location = f"{location_base}/admin/configurationManagement/configurationSnapshots('{job.snapshot_id}')"
         return {
             "id": job.id,

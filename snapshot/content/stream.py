@@ -1,4 +1,4 @@
-"""Reads a content document as a stream with ijson: its top-level metadata, then its resources one at a time."""
+"""Reads a content document as a stream with ijson: checks its shape, then its metadata, then its resources one at a time."""
 
 from __future__ import annotations
 
@@ -45,6 +45,39 @@ def _metadata_from_events(events: Iterable[tuple[str, Any]]) -> dict[str, Any]:
         if depth == 1 and builder is not None and key is not None:
             metadata[key] = builder.value
     raise ValueError("the snapshot content ended early")
+
+
+def _check_events(events: Iterable[tuple[str, str, Any]]) -> None:
+    has_resources = False
+    for prefix, event, _ in events:
+        if prefix == "" and event not in ("start_map", "map_key", "end_map"):
+            raise ValueError("the content is not a JSON object")
+        if prefix == RESOURCES_KEY:
+            if event not in ("start_array", "end_array"):
+                raise ValueError("the content's resources is not an array")
+            has_resources = True
+        elif prefix == RESOURCES_PREFIX and event not in ("start_map", "map_key", "end_map"):
+            raise ValueError("the content's resources holds an entry that is not a JSON object")
+    if not has_resources:
+        raise ValueError("the content has no resources array")
+
+
+def check_document(stream: IO[bytes]) -> None:
+    """Read the whole document once: ValueError saying why unless it is complete JSON in the baseline shape
+    (an object whose `resources` is an array of objects). The stream is left where it was."""
+    start = stream.tell()
+    try:
+        try:
+            _check_events(ijson.parse(stream, use_float=True))
+        except ijson.JSONError as exc:
+            if not _is_overflow(exc) or not stream.seekable():
+                raise
+            stream.seek(start)
+            _check_events(_PYTHON_BACKEND.parse(stream, use_float=True))
+    except ijson.JSONError as exc:
+        raise ValueError(f"the content is not complete JSON ({str(exc)[:200]})") from None
+    finally:
+        stream.seek(start)
 
 
 def read_metadata(stream: IO[bytes]) -> dict[str, Any]:

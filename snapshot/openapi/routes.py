@@ -211,8 +211,11 @@ ROUTES = (
         "/quota",
         "get_quota",
         CATALOGUE,
-        "This month's use of Graph's extraction quota (resources stored by this app, UTC month)",
-        description="A start answers 429, with Retry-After up to the reset, once `remaining` is 0.",
+        "This month's use of Graph's extraction quota (resources stored by this app, UTC month), and Graph's job slots",
+        description=(
+            "A start answers 429, with Retry-After up to the reset, once `remaining` is 0. `jobSlots` counts the "
+            "jobs Graph shows now (one Graph list call): made by this app, or by other tools (adopted)."
+        ),
         answers=(Answer(200, "The quota.", "QuotaStatus"), *problems(503)),
     ),
     Route(

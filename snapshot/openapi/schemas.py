@@ -202,6 +202,14 @@ def problem_schemas(ref_template: str) -> dict[str, Schema]:
                     "format": "date-time",
                     "description": "429: when the monthly quota resets (UTC).",
                 },
+                "visibleJobs": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "properties": {"id": {"type": "string"}, "displayName": {"type": "string"}},
+                    },
+                    "description": "409 at Graph's 12-job cap: the jobs Graph shows, to choose one to delete.",
+                },
                 "unsupportedResources": {
                     "type": "array",
                     "items": {"type": "string"},

@@ -16,26 +16,26 @@ log = logging.getLogger(__name__)
 
 
 def record_from_graph(job: GraphJob, source: str, idempotency_key: str | None = None) -> JobRecord:
-    status = JobStatus.parse(job.status)
+    status = JobStatus.fields_of(job.status)
     return JobRecord(
         id=job.id,
         display_name=job.display_name,
         description=job.description,
         resources=job.resources,
-        status=status,
+        **status,
         created=job.created or datetime.now(UTC),
         completed=job.completed,
         tenant_id=job.tenant_id,
         error_details=job.error_details,
         resource_location=job.resource_location,
-        content_state=ContentState.UNAVAILABLE if status == JobStatus.FAILED else ContentState.PENDING,
+        content_state=ContentState.UNAVAILABLE if status["status"] == JobStatus.FAILED else ContentState.PENDING,
         source=source,
         idempotency_key=idempotency_key,
     )
 
 
 async def forget_in_graph(store: Store, client: UtcmClient, record: JobRecord, why: str) -> JobRecord:
-    """Delete the Graph job (its content is safe here) and mark the record graphDeleted."""
+    """Delete the Graph job (its content is safe here) and mark the record graphDeleted; logged with the reason."""
     await client.delete_job(record.id)
-    log.info("deleted job %s (%s) from Graph %s", record.id, record.display_name, why)
+    log.info("deleted job %s (%r, source %s) from Graph %s", record.id, record.display_name, record.source, why)
     return await store.jobs.apply(record, {"graph_deleted": True})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from snapshot import errors
 from snapshot.content.entities import resource_entities
-from snapshot.content.stream import iter_resources, read_metadata
+from snapshot.content.stream import check_document, iter_resources, read_metadata
 from snapshot.models import ContentState, JobRecord
 from snapshot.store import Store
 from snapshot.store.tables import ConcurrencyConflict
@@ -22,11 +22,16 @@ log = logging.getLogger(__name__)
 
 
 async def store_contents(client: UtcmClient, store: Store, records: list[JobRecord], report: TickReport) -> None:
-    """Download and store each finished job's content; `records` is updated in place."""
+    """Download and store each finished job's content; `records` is updated in place.
+
+    A download or a document that fails marks that job's content `error` (retried with backoff, up to
+    models.CONTENT_ATTEMPTS_MAX); the other jobs of the tick go on. Throttling ends the tick's downloads.
+    """
+    now = datetime.now(UTC)
     for index, record in enumerate(records):
         if report.throttled:
             return
-        if not record.awaiting_content or not record.resource_location:
+        if not record.content_due(now) or not record.resource_location:
             continue
         try:
             stored = await ingest(client, store, record)
@@ -34,13 +39,12 @@ async def store_contents(client: UtcmClient, store: Store, records: list[JobReco
             report.throttled = True
             log.warning("downloads paused until the next tick: %s", exc.detail)
             return
-        except errors.ContentRefused as exc:
-            change = {"content_state": ContentState.ERROR, "content_error": exc.detail}
-            await _save_quietly(store, record, change)
-            report.failures += 1
+        except errors.GraphError as exc:  # this job's download or document
+            report.fail(record.id, exc.detail)
+            records[index] = await _content_failed(store, record, exc.detail, now)
             continue
-        except errors.ServiceError as exc:
-            report.failures += 1
+        except errors.ServiceError as exc:  # storage or identity: not the job's fault, tried next tick
+            report.fail(record.id, exc.detail)
             log.warning("content of job %s not stored this tick: %s", record.id, exc.detail)
             continue
         records[index] = stored
@@ -48,17 +52,26 @@ async def store_contents(client: UtcmClient, store: Store, records: list[JobReco
         report.resources_stored += stored.resource_count or 0
 
 
-async def _save_quietly(store: Store, record: JobRecord, change: dict[str, Any]) -> None:
+async def _content_failed(store: Store, record: JobRecord, reason: str, now: datetime) -> JobRecord:
+    change = record.content_failed(reason, now)
+    retry = change["content_retry_at"]
+    log.warning("content of job %s not stored (attempt %d): %s; %s", record.id, change["content_attempts"], reason,
+                f"next try after {retry.isoformat()}" if retry else "no more attempts")  # fmt: skip
     try:
-        await store.jobs.update(record.model_copy(update=change))
+        return await store.jobs.update(record.model_copy(update=change))
     except ConcurrencyConflict:
         log.info("job %s changed under this tick; left for the next one", record.id)
+        return record
 
 
 async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobRecord:
     """Download the job's content and store every resource; rerunning it writes exactly the same rows."""
     assert record.resource_location is not None
     async with client.download(record.resource_location) as stream:
+        try:
+            check_document(stream)
+        except ValueError as exc:
+            raise errors.ContentInvalid(f"{exc}; nothing of it was stored") from None
         metadata = read_metadata(stream)
         stream.seek(0)
         entities = resource_entities(record.id, iter_resources(stream))
@@ -70,6 +83,7 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
     stored = {
         "content_state": ContentState.STORED,
         "content_error": None,
+        "content_retry_at": None,
         "content_metadata": metadata,
         "resource_count": entities.count,
         "resource_type_counts": dict(sorted(entities.type_counts.items())),

@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 
 
 def _changed(record: JobRecord, job: GraphJob) -> bool:
+    status = JobStatus.fields_of(job.status)
     return (
-        record.status != JobStatus.parse(job.status)
+        (record.status, record.graph_status) != (status["status"], status["graph_status"])
         or record.completed != job.completed
         or record.resource_location != job.resource_location
         or record.error_details != job.error_details
@@ -39,16 +40,16 @@ def _changed(record: JobRecord, job: GraphJob) -> bool:
 
 
 def _apply(record: JobRecord, job: GraphJob) -> JobRecord:
-    status = JobStatus.parse(job.status)
+    status = JobStatus.fields_of(job.status)
     update: dict[str, object] = {
-        "status": status,
+        **status,
         "completed": job.completed,
         "resource_location": job.resource_location,
         "error_details": job.error_details,
         "resources": record.resources or job.resources,
         "tenant_id": record.tenant_id or job.tenant_id,
     }
-    if status == JobStatus.FAILED and record.content_state == ContentState.PENDING:
+    if status["status"] == JobStatus.FAILED and record.content_state == ContentState.PENDING:
         update["content_state"] = ContentState.UNAVAILABLE
     return record.model_copy(update=update)
 
@@ -96,7 +97,7 @@ async def _reconcile(client: UtcmClient, store: Store, report: TickReport) -> li
         try:
             result.append(await _follow(store, record, job, report))
         except errors.ServiceError as exc:
-            report.failures += 1
+            report.fail(job.id, exc.detail)
             log.warning("job %s not reconciled: %s", job.id, exc.detail)
     for record in records.values():
         if report.throttled:
@@ -106,7 +107,7 @@ async def _reconcile(client: UtcmClient, store: Store, report: TickReport) -> li
         except errors.GraphThrottled:
             report.throttled = True
         except errors.ServiceError as exc:
-            report.failures += 1
+            report.fail(record.id, exc.detail)
             log.warning("job %s not reconciled: %s", record.id, exc.detail)
     return result
 
@@ -149,7 +150,7 @@ async def _vanished(client: UtcmClient, store: Store, record: JobRecord, report:
 
 
 async def _prune_retained(client: UtcmClient, store: Store, records: list[JobRecord], report: TickReport) -> None:
-    """Graph deletes content after 7 days anyway: free the slots of stored jobs older than that."""
+    """Graph deletes content after 7 days anyway: free the slots of stored jobs older than that (room.freeable)."""
     for record in room.past_retention(records):
         if report.throttled:
             return
@@ -159,5 +160,5 @@ async def _prune_retained(client: UtcmClient, store: Store, records: list[JobRec
         except errors.GraphThrottled:
             report.throttled = True
         except errors.ServiceError as exc:
-            report.failures += 1
+            report.fail(record.id, exc.detail)
             log.warning("job %s not pruned: %s", record.id, exc.detail)

@@ -1,17 +1,20 @@
 """Graph's monthly extraction quota (resources per tenant per calendar month, UTC), counted from the ledger.
 
 Graph offers no way to read the remaining quota (docs/graph-utcm.md), so the app counts what it stored: a
-ledger row per (month, job), written before the job is marked stored.
+ledger row per (month, job), written before the job is marked stored. The quota view also shows Graph's job
+slots, counted from one Graph list call and the jobs table (who made each visible job).
 """
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
 from snapshot import clients, errors
+from snapshot.models import GRAPH_JOB_LIMIT
 from snapshot.settings import get_settings
 from snapshot.store import Store
-from snapshot.views import QuotaStatus
+from snapshot.views import JobSlots, QuotaStatus
 
 
 def month_of(moment: datetime) -> str:
@@ -34,7 +37,18 @@ async def status(store: Store, now: datetime | None = None) -> QuotaStatus:
 
 
 async def quota_status() -> QuotaStatus:
-    return await status(clients.store(get_settings()))
+    store = clients.store(get_settings())
+    current = await status(store)
+    current.jobSlots = await job_slots(store)
+    return current
+
+
+async def job_slots(store: Store) -> JobSlots:
+    """Graph's visible jobs now, split by who made them (a job the table does not know yet counts as adopted)."""
+    visible = await clients.graph().list_jobs()
+    records = await asyncio.gather(*(store.jobs.get(job.id) for job in visible))
+    mine = sum(1 for record in records if record is not None and record.source == "api")
+    return JobSlots(visible=len(visible), limit=GRAPH_JOB_LIMIT, madeByApp=mine, adopted=len(visible) - mine)
 
 
 async def ensure_available(store: Store, now: datetime | None = None) -> None:

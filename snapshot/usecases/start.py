@@ -63,8 +63,13 @@ async def _start(
     except errors.QuotaExhausted:
         await _release(store, claim)
         raise
-    job = await _create_in_graph(store, request, claim)
-    return await _record(store, _new_record(job, request, claim, jobs_url))
+    resolution = request.resolution()
+    job, skipped = await _create_in_graph(store, request, resolution.names, claim)
+    record = _new_record(job, request, claim, jobs_url)
+    record.warnings = resolution.warnings
+    record.resource_expansion = resolution.expansion
+    record.skipped_resources = skipped
+    return await _record(store, record)
 
 
 async def _job_of_key(
@@ -117,32 +122,28 @@ async def _record(store: Store, record: JobRecord) -> JobRecord:
         ) from None
 
 
-async def _create_in_graph(store: Store, request: StartSnapshotRequest, claim: IdempotencyClaim | None) -> GraphJob:
+async def _create_in_graph(
+    store: Store, request: StartSnapshotRequest, names: list[str], claim: IdempotencyClaim | None
+) -> tuple[GraphJob, list[str]]:
+    """The job Graph made, and the types left out on Graph's word (skipUnsupported)."""
     client = clients.graph()
-    if claim is not None and claim.taken_over:  # an earlier request died holding this key: it may have created the job
-        existing = await find_by_name(client, request.displayName)
-        if existing is not None:
-            return existing
+    # An earlier request that died holding this key may have created the job: a job with the name is that job.
+    adopt = claim is not None and claim.taken_over
     try:
-        return await room.create_making_room(store, client, request)
+        try:
+            job = await room.create_making_room(store, client, request.displayName, request.description, names, adopt)
+            return job, []
+        except errors.GraphUnsupportedTypes as exc:
+            named = {name.lower() for name in exc.types}
+            skipped = [name for name in names if name.lower() in named]
+            kept = [name for name in names if name.lower() not in named]
+            if not request.skipUnsupported or not skipped or not kept:
+                raise
+            log.info("Graph does not accept %s: creating once more without them (skipUnsupported)", skipped)
+            job = await room.create_making_room(store, client, request.displayName, request.description, kept, adopt)
+            return job, skipped
     except errors.GraphUnavailable as exc:
-        return await _after_ambiguous_failure(store, client, request, claim, exc)
-    except errors.GraphNameConflict:
-        await _release(store, claim)
-        existing = await find_by_name(client, request.displayName)
-        raise errors.Conflict(
-            f"a snapshot job named {request.displayName!r} already exists in Microsoft Graph"
-            + (f" (id {existing.id})" if existing else "")
-            + "; display names must be unique among visible jobs",
-            existing_job_id=existing.id if existing else None,
-        ) from None
-    except errors.GraphJobLimit:
-        await _release(store, claim)
-        raise errors.Conflict(
-            "Microsoft Graph already holds 12 snapshot jobs, its maximum. Free a slot with "
-            "DELETE /api/snapshots/{id}?keepContent=true on a job whose content is stored (the content "
-            "stays in this app), then start again"
-        ) from None
+        return await _after_ambiguous_failure(store, client, request, claim, exc), []
     except errors.ServiceError:
         await _release(store, claim)
         raise

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -14,8 +14,13 @@ class TickReport:
     downloaded: int = 0  # contents downloaded and stored
     resources_stored: int = 0
     failures: int = 0  # jobs whose reconcile or ingestion failed this tick (retried next tick)
+    failed_jobs: list[str] = field(default_factory=list)  # "<job id>: <reason>", one per failure
     graph_calls: int = 0
     callbacks: int = 0  # completion callbacks attempted
     pruned: int = 0  # stored jobs deleted from Graph after its 7-day retention
     throttled: bool = False
     duration_ms: int = 0
+
+    def fail(self, job_id: str, reason: str) -> None:
+        self.failures += 1
+        self.failed_jobs.append(f"{job_id}: {reason}")

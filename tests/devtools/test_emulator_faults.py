@@ -102,3 +102,34 @@ async def test_requests_are_counted_by_operation(graph: Graph, emulator: Emulato
     assert entry["method"] == "POST" and entry["status"] == 200 and entry["host"].startswith("127.0.0.1:")
     emulator.clear_requests()
     assert emulator.requests() == [] and set(emulator.counts().values()) == {0}
+
+
+async def test_content_faults_redirect_spoil_or_cut_the_download(graph: Graph, emulator: EmulatorControl) -> None:
+    fast(emulator)
+    job = await graph.finished((await graph.create("Spoilt content job", [CA])).id)
+    assert job.resource_location
+    whole = (await graph.raw("GET", job.resource_location)).content
+    emulator.add_fault(method="GET", path="configurationSnapshots(", action="redirect", location="https://x.test/a")
+    emulator.add_fault(method="GET", path="configurationSnapshots(", action="notJson")
+    emulator.add_fault(method="GET", path="configurationSnapshots(", action="truncate")
+    redirected = await graph.raw("GET", job.resource_location)
+    assert (redirected.status_code, redirected.headers["Location"]) == (302, "https://x.test/a")
+    not_json = await graph.raw("GET", job.resource_location)
+    assert not_json.status_code == 200 and not_json.headers["Content-Type"].startswith("text/html")
+    cut = await graph.raw("GET", job.resource_location)
+    assert cut.status_code == 200 and cut.content == whole[: len(whole) // 2]
+    assert (await graph.raw("GET", job.resource_location)).content == whole  # the faults were used up
+
+
+async def test_a_status_value_graph_may_add_and_error_details_as_objects(
+    graph: Graph, emulator: EmulatorControl
+) -> None:
+    fast(emulator)
+    job = await graph.finished((await graph.create("Future status job", [CA])).id)
+    details = [{"resourceType": CA, "message": "boom"}, None, "plain"]
+    emulator.update_job(job.id or "", statusText="archivedSomehow", errorDetails=details)
+    answer = await graph.raw("GET", f"/admin/configurationManagement/configurationSnapshotJobs/{job.id}",
+                             params={"$select": "status,errorDetails,resourceLocation"})  # fmt: skip
+    body = answer.json()
+    assert body["status"] == "archivedSomehow" and body["errorDetails"] == details
+    assert body["resourceLocation"]  # the content stays

@@ -87,26 +87,39 @@ async def test_a_taken_display_name_is_409(graph: Graph, emulator: EmulatorContr
 async def test_each_unsupported_type_is_named_in_a_400(graph: Graph, emulator: EmulatorControl) -> None:
     emulator.configure(unsupportedTypes=["Microsoft.Teams.MeetingPolicy"])
     with pytest.raises(ODataError) as exc:
-        await graph.create("Unsupported types", [CA, "microsoft.entra.notAType", TEAMS])
+        await graph.create("Unsupported types", [CA, "microsoft.entra.not-a-type", TEAMS])
     status, code, message, details = odata_error(exc)
     assert (status, code) == (400, "BadRequest")
-    assert message == "ResourceType 'microsoft.entra.notAType' is not supported."
+    assert message == "ResourceType 'microsoft.entra.not-a-type' is not supported."
     assert [(d[0], d[1]) for d in details] == [
-        ("BadRequest", "ResourceType 'microsoft.entra.notAType' is not supported."),
+        ("BadRequest", "ResourceType 'microsoft.entra.not-a-type' is not supported."),
         ("BadRequest", f"ResourceType '{TEAMS}' is not supported."),
     ]
     assert emulator.jobs() == []
     await graph.create("Catalogue case ok", ["MICROSOFT.ENTRA.CONDITIONALACCESSPOLICY"])  # case-insensitive
+    await graph.create("Beyond the catalogue", ["microsoft.entra.notInTheList"])  # well-formed: Graph knows more
 
 
-async def test_the_thirteenth_job_is_409(graph: Graph, emulator: EmulatorControl) -> None:
+@pytest.mark.parametrize("status", [400, 403, 409, 429])
+async def test_the_thirteenth_job_gets_the_configured_answer(
+    graph: Graph, emulator: EmulatorControl, status: int
+) -> None:
+    emulator.configure(capStatus=status, capBody={"error": {"code": "Whatever", "message": f"cap as {status}"}})
     for n in range(12):
         await graph.create(f"Snapshot number {n:02d}", [CA])
     with pytest.raises(ODataError) as exc:
         await graph.create("Snapshot number 12", [CA])
-    assert odata_error(exc)[:3] == (409, "Conflict", MAX_JOBS_MESSAGE)
+    assert odata_error(exc)[:3] == (status, "Whatever", f"cap as {status}")
     await graph.delete(emulator.jobs()[0]["id"])
     await graph.create("Snapshot number 12", [CA])
+
+
+async def test_the_default_cap_answer_is_not_409(graph: Graph, emulator: EmulatorControl) -> None:
+    for n in range(12):
+        await graph.create(f"Snapshot number {n:02d}", [CA])
+    with pytest.raises(ODataError) as exc:
+        await graph.create("Snapshot number 12", [CA])
+    assert odata_error(exc)[:3] == (400, "BadRequest", MAX_JOBS_MESSAGE)
 
 
 async def test_permissions_are_enforced(graph: Graph, emulator: EmulatorControl) -> None:

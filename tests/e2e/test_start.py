@@ -67,7 +67,7 @@ def test_invalid_display_name_is_refused_before_graph(api: httpx.Client, emulato
 
 
 def test_validation_errors_name_field_and_rule(api: httpx.Client, emulator: EmulatorControl) -> None:
-    problem = assert_problem(post(api, {**BODY, "resources": ["microsoft.entra.condtionalAccessPolicy"]}), 400)
+    problem = assert_problem(post(api, {**BODY, "resources": ["microsoft.entra.conditional-AccessPolicy"]}), 400)
     assert problem["errors"][0]["field"] == "resources"
     assert "microsoft.entra.conditionalAccessPolicy" in problem["errors"][0]["message"]
     problem = assert_problem(post(api, {**BODY, "colour": "blue"}), 400)
@@ -75,6 +75,16 @@ def test_validation_errors_name_field_and_rule(api: httpx.Client, emulator: Emul
     problem = assert_problem(post(api, {"displayName": BODY["displayName"]}), 400)
     assert problem["errors"] == [{"field": "resources", "message": "is required"}]
     assert emulator.counts()["create"] == 0
+
+
+def test_a_well_formed_name_outside_the_catalogue_is_passed_on_with_a_warning(
+    api: httpx.Client, emulator: EmulatorControl
+) -> None:
+    response = post(api, {**BODY, "resources": ["microsoft.entra.condtionalAccessPolicy"]})
+    assert response.status_code == 202
+    [warning] = response.json()["warnings"]
+    assert "microsoft.entra.conditionalAccessPolicy" in warning  # did you mean
+    assert emulator.jobs()[0]["resources"] == ["microsoft.entra.condtionalAccessPolicy"]
 
 
 def test_body_must_be_json_and_small(api: httpx.Client, emulator: EmulatorControl) -> None:
@@ -106,11 +116,15 @@ def test_a_taken_display_name_is_a_conflict_naming_the_existing_job(
 def test_twelve_jobs_in_graph_is_a_conflict_saying_how_to_free_a_slot(
     api: httpx.Client, emulator: EmulatorControl
 ) -> None:
-    for n in range(12):
-        emulator.create_job(displayName=f"Existing job {n:02d}", resources=["microsoft.entra.user"])
+    existing = [
+        emulator.create_job(displayName=f"Existing job {n:02d}", resources=["microsoft.entra.user"])["id"]
+        for n in range(12)
+    ]
     problem = assert_problem(post(api), 409)
     assert "12" in problem["detail"]
     assert "DELETE /api/snapshots/" in problem["detail"]
+    assert sorted(job["id"] for job in problem["visibleJobs"]) == sorted(existing)
+    assert emulator.counts()["create"] == 0  # decided from the count, before any create
 
 
 def test_missing_graph_permission_is_a_bad_gateway_naming_it(api: httpx.Client, emulator: EmulatorControl) -> None:

@@ -149,7 +149,7 @@ async def test_a_lost_create_that_graph_cannot_confirm_is_settled_by_the_retry(
     monkeypatch.setattr(idempotency, "IDEMPOTENCY_WAIT_SECONDS", 0.5)
     emulator.add_fault(method="POST", path="createSnapshot", action="drop")
     # the lookup by name after the lost answer fails too (more 503s than the SDK retries): nobody knows
-    emulator.add_fault(method="GET", path="configurationSnapshotJobs", status=503, retryAfter=0, times=4)
+    emulator.add_fault(method="GET", path="filter=", status=503, retryAfter=0, times=4)  # the lookup by name only
     body = json.dumps({"displayName": "Unconfirmed create", "resources": TYPES}).encode()
     headers = {"Content-Type": "application/json", "Idempotency-Key": "unconfirmed-1"}
     answers = []

@@ -97,7 +97,7 @@ async def test_after_an_outage_the_retry_the_503_asks_for_is_settled_at_once(
 ) -> None:
     emulator.add_fault(method="POST", path="createSnapshot", action="drop")
     # the lookup by name after the lost answer fails too (more 503s than the SDK retries): nobody knows
-    emulator.add_fault(method="GET", path="configurationSnapshotJobs", status=503, retryAfter=0, times=4)
+    emulator.add_fault(method="GET", path="filter=", status=503, retryAfter=0, times=4)  # the lookup by name only
     status, problem, headers = await post()
     assert status == 503 and "same Idempotency-Key" in problem["detail"]
     assert int(headers["Retry-After"]) >= 1

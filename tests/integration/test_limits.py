@@ -1,4 +1,4 @@
-"""Beyond Graph's limits: room under the 12-job cap, the 7-day retention, and the monthly quota.
+"""Beyond Graph's limits: the monthly quota (the 12-job cap and the 7-day retention: test_job_slots.py).
 
 In-process against Azurite and the emulator (real msgraph-sdk, real managed-identity credential).
 """
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import azure.functions as func
 import pytest
@@ -28,82 +28,6 @@ async def start(name: str) -> str:
 
 def iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
-
-
-async def fill_graph(emulator: EmulatorControl, stored: int, unstored_oldest: int = 0) -> list[str]:
-    """12 jobs in Graph, oldest first: `unstored_oldest` still running, then `stored` stored ones."""
-    base = datetime.now(UTC) - timedelta(days=2)
-    ids = []
-    for n in range(unstored_oldest + stored):
-        status = "running" if n < unstored_oldest else "succeeded"
-        job = emulator.create_job(
-            displayName=f"Cap filler {n:02d}",
-            resources=TYPES,
-            status=status,
-            createdDateTime=iso(base + timedelta(minutes=n)),
-        )
-        ids.append(job["id"])
-    await poll.poll()
-    return ids
-
-
-async def test_a_13th_start_deletes_exactly_the_oldest_stored_job(
-    app_env: dict[str, str], emulator: EmulatorControl
-) -> None:
-    emulator.configure(jobStartSeconds=0, jobDurationSeconds=600)
-    ids = await fill_graph(emulator, stored=12)
-    new_id = await start("The thirteenth job")
-    visible = {job["id"] for job in emulator.jobs()}
-    assert visible == set(ids[1:]) | {new_id}
-    oldest = await reads.get_job(ids[0])
-    assert oldest.graph_deleted is True and oldest.content_state == ContentState.STORED
-    assert emulator.counts()["delete"] == 1
-
-
-async def test_an_unstored_job_is_never_deleted_to_make_room(
-    app_env: dict[str, str], emulator: EmulatorControl
-) -> None:
-    emulator.configure(jobStartSeconds=0, jobDurationSeconds=600)
-    ids = await fill_graph(emulator, stored=11, unstored_oldest=1)
-    await start("The thirteenth job")
-    visible = {job["id"] for job in emulator.jobs()}
-    assert ids[0] in visible and ids[1] not in visible
-    assert (await reads.get_job(ids[0])).graph_deleted is False
-
-
-async def test_no_stored_job_means_the_cap_conflict_stands(app_env: dict[str, str], emulator: EmulatorControl) -> None:
-    emulator.configure(jobStartSeconds=0, jobDurationSeconds=600)
-    await fill_graph(emulator, stored=0, unstored_oldest=12)
-    with pytest.raises(Exception) as caught:
-        await start("The thirteenth job")
-    assert getattr(caught.value, "status", None) == 409
-    assert emulator.counts()["delete"] == 0
-
-
-async def test_pruning_can_be_switched_off(
-    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    use_setting(monkeypatch, "SNAPSHOT_PRUNE_STORED_JOBS", "false")
-    emulator.configure(jobStartSeconds=0, jobDurationSeconds=600)
-    await fill_graph(emulator, stored=12)
-    with pytest.raises(Exception) as caught:
-        await start("The thirteenth job")
-    assert getattr(caught.value, "status", None) == 409
-    assert emulator.counts()["delete"] == 0
-
-
-async def test_the_poller_frees_stored_jobs_past_graphs_retention(
-    app_env: dict[str, str], emulator: EmulatorControl
-) -> None:
-    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
-    old = emulator.create_job(displayName="Eight days old job", resources=TYPES, status="succeeded",
-                              createdDateTime=iso(datetime.now(UTC) - timedelta(days=8)))  # fmt: skip
-    young = await start("One day old job")
-    report = await poll.poll()  # adopts, stores, then frees the old one's slot in the same tick
-    assert report.pruned == 1 and report.downloaded == 2
-    assert [job["id"] for job in emulator.jobs()] == [young]
-    record = await reads.get_job(old["id"])
-    assert record.graph_deleted and record.content_state == ContentState.STORED
 
 
 async def test_quota_exhaustion_answers_429_saying_when_the_month_resets_without_a_days_long_retry_after(

@@ -221,21 +221,6 @@ async def test_a_stored_job_gone_from_graph_is_kept(app_env: dict[str, str], emu
     assert len(await table_rows(job_id)) == record.resource_count
 
 
-async def test_one_failing_download_does_not_stop_the_others(
-    app_env: dict[str, str], emulator: EmulatorControl
-) -> None:
-    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
-    bad, good = await start("Bad download job"), await start("Good download job")
-    emulator.clear_requests()
-    emulator.add_fault(method="GET", path=snapshot_id(emulator, bad), status=500, times=50)
-    report = await poll.poll()
-    assert report.downloaded == 1 and report.failures == 1
-    assert (await reads.get_job(good)).content_state == ContentState.STORED
-    assert (await reads.get_job(bad)).content_state == ContentState.PENDING
-    emulator.clear_faults()
-    assert (await poll.poll()).downloaded == 1
-
-
 async def test_a_throttled_tick_leaves_the_work_for_the_next(
     app_env: dict[str, str], emulator: EmulatorControl, caplog: pytest.LogCaptureFixture
 ) -> None:

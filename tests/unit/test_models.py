@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from snapshot import catalogue
 from snapshot.errors import ValidationFailed
 from snapshot.models import parse_start_request
 from snapshot.views import parse_error_detail
@@ -43,10 +44,27 @@ def test_resources_rules() -> None:
     assert "repeats" in duplicate["resources"]
 
 
-def test_unknown_resource_gets_suggestions() -> None:
-    message = fields({**VALID, "resources": ["microsoft.entra.conditionalAccesPolicy"]})["resources"]
-    assert "not a known resource type" in message
-    assert "microsoft.entra.conditionalAccessPolicy" in message
+def test_a_well_formed_name_outside_the_catalogue_is_a_warning_with_suggestions() -> None:
+    request = parse_start_request({**VALID, "resources": ["microsoft.entra.conditionalAccesPolicy"]})
+    resolution = request.resolution()
+    assert resolution.names == ["microsoft.entra.conditionalAccesPolicy"]  # passed to Graph, which decides
+    [warning] = resolution.warnings
+    assert "not in the documented catalogue" in warning and "microsoft.entra.conditionalAccessPolicy" in warning
+
+
+@pytest.mark.parametrize("name", ["microsoft.defender.alertPolicy", "entra.user", "microsoft.entra.user-x", "x"])
+def test_a_malformed_name_is_refused_with_suggestions(name: str) -> None:
+    message = fields({**VALID, "resources": [name]})["resources"]
+    assert "is not a resource type name" in message and "securityAndCompliance" in message
+
+
+def test_a_workload_wildcard_expands_from_the_catalogue_once_per_type() -> None:
+    request = parse_start_request({**VALID, "resources": ["microsoft.teams.meetingPolicy", "Microsoft.Teams.*"]})
+    resolution = request.resolution()
+    teams = [name for name in catalogue.resource_types() if name.startswith("microsoft.teams.")]
+    assert resolution.expansion == {"microsoft.teams.*": teams}
+    assert sorted(resolution.names) == sorted(teams)  # meetingPolicy once
+    assert "resources" in fields({**VALID, "resources": ["microsoft.nothing.*"]})
 
 
 def test_unknown_fields_and_long_description_are_rejected() -> None:
