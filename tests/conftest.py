@@ -18,7 +18,7 @@ import pytest
 
 from devtools import services
 from snapshot import settings as settings_module
-from tests.support import E2E_TABLE_PREFIX, LOG_DIR, clear_tables, stack_environment
+from tests.support import E2E_TABLE_PREFIX, LOG_DIR, clear_tables, host_environment, stack_environment
 from tests.support.receiver import Serve, make_certificate, receivers
 
 if TYPE_CHECKING:
@@ -84,11 +84,7 @@ async def app_env(stack_env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
 @pytest.fixture(scope="session")
 def app_host(azurite_service: services.Service, emulator_service: services.Service) -> Iterator[services.Service]:
     """devtools.host serving function_app.app over real HTTP, against Azurite and the emulator."""
-    env = stack_environment(azurite_service.port, emulator_service.port, E2E_TABLE_PREFIX)
-    env["SNAPSHOT_POLL_SCHEDULE"] = "0 0 0 1 1 *"  # tests run the pollers through the admin endpoint
-    env["SNAPSHOT_DRIFT_POLL_SCHEDULE"] = "0 0 0 1 1 *"
-    for name in services.LEAKY_ENV:
-        env[name] = ""
+    env = host_environment(azurite_service.port, emulator_service.port, E2E_TABLE_PREFIX)
     service = services.host(services.free_port(), env, log_path=LOG_DIR / "host.log").start(timeout=120)
     yield service
     service.stop()

@@ -6,7 +6,7 @@ import httpx
 
 from devtools import services
 from devtools.emulator_client import EmulatorControl
-from tests.support import LOG_DIR, run_function, stack_environment
+from tests.support import LOG_DIR, host_environment, run_function
 
 
 def test_the_host_log_has_no_unclosed_session_after_a_clean_stop(
@@ -14,10 +14,7 @@ def test_the_host_log_has_no_unclosed_session_after_a_clean_stop(
 ) -> None:
     # content stored in parallel transactions: the Table client holds several pooled connections
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={"microsoft.entra.user": 1000})
-    env = stack_environment(azurite_service.port, emulator_service.port, "Shutdown")
-    env["SNAPSHOT_POLL_SCHEDULE"] = "0 0 0 1 1 *"
-    for name in services.LEAKY_ENV:
-        env[name] = ""
+    env = host_environment(azurite_service.port, emulator_service.port, "Shutdown")
     log = LOG_DIR / "host-shutdown.log"
     log.unlink(missing_ok=True)
     host = services.host(services.free_port(), env, log_path=log).start(timeout=120)

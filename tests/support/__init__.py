@@ -29,6 +29,21 @@ def stack_environment(azurite_port: int, emulator_port: int, table_prefix: str) 
     }
 
 
+# A schedule that never fires in a test run: tests run the timers through the host's admin endpoint.
+NEVER = "0 0 0 1 1 *"
+
+
+def host_environment(azurite_port: int, emulator_port: int, table_prefix: str) -> dict[str, str]:
+    """stack_environment for a host subprocess: every timer's schedule set (the host resolves %NAME% from
+    the settings, as Azure does) to one that never fires, and the variables that would leak in blanked."""
+    env = stack_environment(azurite_port, emulator_port, table_prefix)
+    env["SNAPSHOT_POLL_SCHEDULE"] = NEVER
+    env["SNAPSHOT_DRIFT_POLL_SCHEDULE"] = NEVER
+    for name in services.LEAKY_ENV:
+        env[name] = ""
+    return env
+
+
 def clear_tables(azurite_port: int, prefix: str) -> None:
     """Empty every table the app keeps under `prefix` (the list comes from the settings, so none is missed)."""
     from azure.core.exceptions import ResourceNotFoundError
