@@ -56,8 +56,11 @@ def test_a_netrc_file_in_home_is_honoured(tmp_path: Path) -> None:
 
 
 def _transport_trusts_env(tables: Tables) -> bool:
-    transport = tables.service._client._client._pipeline._transport  # type: ignore[attr-defined]
-    return bool(transport._use_env_settings)
+    from azure.core.pipeline.transport import AioHttpTransport
+
+    transport = tables.service._client._client._pipeline._transport
+    assert isinstance(transport, AioHttpTransport)
+    return bool(transport._use_env_settings)  # where azure-core's aiohttp transport keeps the option
 
 
 async def test_the_table_clients_follow_the_decision(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
