@@ -131,6 +131,7 @@ class JobRecord(BaseModel):
     resource_location: str | None = None
     content_state: ContentState = ContentState.PENDING
     content_error: str | None = None
+    content_progress: int | None = None  # entities an unfinished content write stored in order; resumed from
     stored: datetime | None = None
     resource_count: int | None = None
     resource_type_counts: dict[str, int] = Field(default_factory=dict)

@@ -13,6 +13,7 @@ from snapshot.models import ContentState, JobRecord
 from snapshot.store import Store
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.usecases.quota import month_of
+from snapshot.usecases.resume import write_resources
 from snapshot.usecases.tick_report import TickReport
 
 if TYPE_CHECKING:
@@ -56,13 +57,13 @@ async def _save_quietly(store: Store, record: JobRecord, change: dict[str, Any])
 
 
 async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobRecord:
-    """Download the job's content and store every resource; rerunning it writes exactly the same rows."""
+    """Download the job's content and store every resource; a rerun resumes after the rows already stored."""
     assert record.resource_location is not None
     async with client.download(record.resource_location) as stream:
         metadata = read_metadata(stream)
         stream.seek(0)
         entities = resource_entities(record.id, iter_resources(stream))
-        await store.resources.write(entities)
+        record = await write_resources(store, record, entities)
     # The ledger row comes first: a crash before the job is marked stored leaves a row the rerun rewrites.
     await store.ledger.record(
         month_of(record.completed or record.created or datetime.now(UTC)), record.id, entities.count
@@ -70,6 +71,7 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
     stored = {
         "content_state": ContentState.STORED,
         "content_error": None,
+        "content_progress": None,
         "content_metadata": metadata,
         "resource_count": entities.count,
         "resource_type_counts": dict(sorted(entities.type_counts.items())),
