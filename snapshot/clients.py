@@ -33,9 +33,11 @@ class ProcessWide(Generic[T]):
         self._instance: T | None = None
 
     def get(self, settings: Settings) -> T:
-        if self._instance is None or self._instance.settings != settings:
-            self._instance = self._factory(settings)
-        return self._instance
+        current = self._instance
+        # `is` first: every read asks, and comparing two settings models field by field is what costs
+        if current is None or (current.settings is not settings and current.settings != settings):
+            current = self._instance = self._factory(settings)
+        return current
 
     async def reset(self) -> None:
         """Close and forget the instance."""
