@@ -16,7 +16,6 @@ from typing import Any
 
 from bench.stack import (
     LOG_DIR,
-    USER,
     Stack,
     cpu_seconds,
     median,
@@ -24,7 +23,7 @@ from bench.stack import (
     reset_app,
     spread,
     stack,
-    use_app_environment,
+    stored_job,
     verdict,
 )
 from devtools import services
@@ -126,25 +125,11 @@ async def through_host(st: Stack, base_url: str, job_id: str, host_pid: int | No
         return summary([await load(status_read, REQUESTS, CONCURRENCY, pids) for _ in range(ROUNDS)])
 
 
-async def prepare(st: Stack, env: dict[str, str]) -> str:
-    from snapshot.usecases import poll
-
-    control = st.control
-    control.reset()
-    control.configure(jobStartSeconds=0, jobDurationSeconds=0)
-    use_app_environment(env)
-    await reset_app()
-    job = control.create_job(displayName="Bench api job one", resources=[USER])
-    report = await poll.poll()
-    assert report.downloaded == 1, report
-    return str(job["id"])
-
-
 def measure(st: Stack) -> dict[str, Any]:
     env = {**st.environment(PREFIX), "SNAPSHOT_POLL_SCHEDULE": "0 0 0 1 1 *"}
 
     async def app_side() -> tuple[str, dict[tuple[str, str], Any]]:
-        job_id = await prepare(st, env)
+        job_id = await stored_job(st, env, "Bench api job one")
         try:
             return job_id, await in_process(st, job_id)
         finally:

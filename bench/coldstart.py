@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bench.stack import USER, Stack, median, reset_app, stack, use_app_environment, verdict
+from bench.stack import Stack, median, reset_app, stack, stored_job, verdict
 from devtools import services
 
 RUNS = 5
@@ -70,17 +70,9 @@ def production_python() -> Path:
 
 
 async def prepare(st: Stack, env: dict[str, str]) -> str:
-    from snapshot.usecases import poll
-
-    control = st.control
-    control.reset()
-    control.configure(jobStartSeconds=0, jobDurationSeconds=0)
-    use_app_environment(env)
+    job_id = await stored_job(st, env, "Bench cold start")
     await reset_app()
-    job = control.create_job(displayName="Bench cold start", resources=[USER])
-    await poll.poll()
-    await reset_app()
-    return str(job["id"])
+    return job_id
 
 
 def run(python: Path | str, code: str, env: dict[str, str], *args: str) -> dict[str, Any]:

@@ -65,6 +65,21 @@ def use_app_environment(env: dict[str, str]) -> None:
     settings.get_settings.cache_clear()
 
 
+async def stored_job(st: Stack, env: dict[str, str], name: str) -> str:
+    """A job of 3 users stored by one in-process tick with the app pointed at `env`; its id."""
+    from snapshot.usecases import poll
+
+    control = st.control
+    control.reset()
+    control.configure(jobStartSeconds=0, jobDurationSeconds=0)
+    use_app_environment(env)
+    await reset_app()
+    job = control.create_job(displayName=name, resources=[USER])
+    report = await poll.poll()
+    assert report.downloaded == 1, report
+    return str(job["id"])
+
+
 async def reset_app() -> None:
     from snapshot import clients
 
