@@ -65,6 +65,21 @@ def use_app_environment(env: dict[str, str]) -> None:
     settings.get_settings.cache_clear()
 
 
+async def stored_job(st: Stack, env: dict[str, str], name: str) -> str:
+    """A job of 3 users stored by one in-process tick with the app pointed at `env`; its id."""
+    from snapshot.usecases import poll
+
+    control = st.control
+    control.reset()
+    control.configure(jobStartSeconds=0, jobDurationSeconds=0)
+    use_app_environment(env)
+    await reset_app()
+    job = control.create_job(displayName=name, resources=[USER])
+    report = await poll.poll()
+    assert report.downloaded == 1, report
+    return str(job["id"])
+
+
 async def reset_app() -> None:
     from snapshot import clients
 
@@ -81,6 +96,24 @@ def percentile(values: list[float], q: float) -> float:
 
 def median(values: list[float]) -> float:
     return statistics.median(values)
+
+
+def spread(values: list[float]) -> float:
+    """(max - min) / median, as a fraction: how far apart the rounds were."""
+    middle = statistics.median(values)
+    return (max(values) - min(values)) / middle if middle else float("nan")
+
+
+def cpu_seconds(pid: int | None) -> float:
+    """User + system CPU time a process has used so far (Linux /proc; 0 elsewhere or when it is gone)."""
+    if pid is None:
+        return 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def verdict(ok: bool) -> str:

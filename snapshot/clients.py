@@ -38,12 +38,14 @@ class ProcessWide(Generic[T]):
         self._instance: T | None = None
 
     def get(self, settings: Settings) -> T:
-        if self._instance is None or self._instance.settings != settings:
-            if self._instance is not None:
-                _close_soon(self._instance)
-            self._instance = self._factory(settings)
+        current = self._instance
+        # `is` first: every read asks, and comparing two settings models field by field is what costs
+        if current is None or (current.settings is not settings and current.settings != settings):
+            if current is not None:
+                _close_soon(current)
+            current = self._instance = self._factory(settings)
             _close_with_loop()
-        return self._instance
+        return current
 
     async def reset(self) -> None:
         """Close and forget the instance."""

@@ -148,6 +148,7 @@ class JobRecord(BaseModel):
     content_error: str | None = None
     content_attempts: int = 0  # content downloads that failed
     content_retry_at: datetime | None = None  # when a failed download is tried again; None: not again
+    content_progress: int | None = None  # entities an unfinished content write stored in order; resumed from
     stored: datetime | None = None
     resource_count: int | None = None
     resource_type_counts: dict[str, int] = Field(default_factory=dict)

@@ -17,7 +17,6 @@ from enum import Enum
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 from pydantic import BaseModel
 
 from snapshot.callbacks.policy import MAX_DELAY_SECONDS, DeliveryOutcome
@@ -51,6 +50,8 @@ async def deliver(
     2xx: delivered. 408, 429, 5xx, connection errors and timeouts: retryable. 3xx (redirects are not
     followed), other 4xx and a refused URL: permanent failure. `timeout` bounds the whole attempt.
     """
+    import httpx  # here, not at import time: only a tick with a callback due pays for it
+
     try:
         target = validate_callback_url(url, allowed_hosts)
     except ValueError as exc:

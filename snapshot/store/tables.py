@@ -2,6 +2,11 @@
 
 Every Table call goes through `storage_errors()`, which turns transport failures and 5xx into a retryable
 StorageUnavailable and leaves Table Storage's typed answers (exists, not found, modified) to the caller.
+
+Proxy and netrc settings: azure-core's aiohttp transport trusts the environment by default
+(`use_env_settings=True`, aiohttp's `trust_env`), which makes every request look for proxy variables and a
+netrc file in a thread pool. The clients honour those settings only when the process has some
+(`uses_network_settings()`); otherwise `use_env_settings` is off and requests skip the look-up.
 """
 
 from __future__ import annotations
@@ -11,10 +16,12 @@ import base64
 import binascii
 import contextlib
 import json
+import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from azure.core.exceptions import (
     AzureError,
@@ -25,10 +32,12 @@ from azure.core.exceptions import (
 )
 from azure.data.tables import TableTransactionError
 from azure.data.tables.aio import TableClient, TableServiceClient
-from azure.identity.aio import ManagedIdentityCredential
 
 from snapshot import errors
 from snapshot.settings import IDENTITY_CLIENT_OPTIONS, TABLE_CLIENT_OPTIONS, Settings, table_connection
+
+if TYPE_CHECKING:  # imported where used: a connection string (local, tests) never loads azure-identity
+    from azure.identity.aio import ManagedIdentityCredential
 
 STORAGE_RETRY_AFTER_SECONDS = 5
 FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
@@ -105,20 +114,36 @@ async def read_page(
     return Page([dict(item) for item in items], encode_token(getattr(pages, "continuation_token", None)))
 
 
+def uses_network_settings(environ: Mapping[str, str] | None = None, home: Path | None = None) -> bool:
+    """Whether the process has proxy variables (`*_proxy`, any case) or a netrc file for aiohttp to honour."""
+    environ = os.environ if environ is None else environ
+    if environ.get("NETRC") or any(name.lower().endswith("_proxy") and value for name, value in environ.items()):
+        return True
+    try:
+        home = Path.home() if home is None else home
+    except RuntimeError:  # no home directory: no ~/.netrc either
+        return False
+    return any((home / name).is_file() for name in (".netrc", "_netrc"))
+
+
 class Tables:
     """The storage account's table service and one TableClient per table, each table created on first use.
 
-    `client_options` go to the azure-core pipeline (the bench passes a `raw_request_hook` to count requests).
+    `client_options` go to the azure-core pipeline (the bench passes a `raw_request_hook` to count requests);
+    `use_env_settings` defaults to `uses_network_settings()`.
     """
 
     def __init__(self, settings: Settings, **client_options: Any) -> None:
         client_options = {**TABLE_CLIENT_OPTIONS, **client_options}
+        client_options.setdefault("use_env_settings", uses_network_settings())
         connection = table_connection(settings)
         self._credential: ManagedIdentityCredential | None = None
         if connection.connection_string:
             self.service = TableServiceClient.from_connection_string(connection.connection_string, **client_options)
         else:
             assert connection.endpoint is not None
+            from azure.identity.aio import ManagedIdentityCredential
+
             self._credential = ManagedIdentityCredential(
                 client_id=connection.client_id or settings.azure_client_id, **IDENTITY_CLIENT_OPTIONS
             )

@@ -13,6 +13,7 @@ from snapshot.models import ContentState, JobRecord
 from snapshot.store import Store
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.usecases.quota import month_of
+from snapshot.usecases.resume import write_resources
 from snapshot.usecases.tick_report import TickReport
 
 if TYPE_CHECKING:
@@ -65,7 +66,7 @@ async def _content_failed(store: Store, record: JobRecord, reason: str, now: dat
 
 
 async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobRecord:
-    """Download the job's content and store every resource; rerunning it writes exactly the same rows."""
+    """Download the job's content and store every resource; a rerun resumes after the rows already stored."""
     assert record.resource_location is not None
     async with client.download(record.resource_location) as stream:
         try:
@@ -75,7 +76,7 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
         metadata = read_metadata(stream)
         stream.seek(0)
         entities = resource_entities(record.id, iter_resources(stream))
-        await store.resources.write(entities)
+        record = await write_resources(store, record, entities)
     # The ledger row comes first: a crash before the job is marked stored leaves a row the rerun rewrites.
     await store.ledger.record(
         month_of(record.completed or record.created or datetime.now(UTC)), record.id, entities.count
@@ -84,6 +85,7 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
         "content_state": ContentState.STORED,
         "content_error": None,
         "content_retry_at": None,
+        "content_progress": None,
         "content_metadata": metadata,
         "resource_count": entities.count,
         "resource_type_counts": dict(sorted(entities.type_counts.items())),

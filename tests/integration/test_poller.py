@@ -153,14 +153,14 @@ async def test_an_ingestion_killed_half_way_is_repaired_by_the_next_tick(
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={"microsoft.entra.user": 450})
     job_id = await start("Half way job", ["microsoft.entra.user"])
     original = ResourceTable._submit
-    calls = {"n": 0}
+    ranks: dict[str, int] = {}
 
     async def failing_submit(self: ResourceTable, table: Any, batch: list[Any]) -> int:
-        # Injected: the third resource transaction is written, then storage fails (a crash half-way).
-        calls["n"] += 1
-        call = calls["n"]  # transactions run concurrently: remember which one this is
+        # Injected: the third resource transaction is written, then storage fails, on every attempt (a crash
+        # half-way). Transactions run concurrently: the first RowKey tells which one this is.
+        rank = ranks.setdefault(batch[0][1]["RowKey"], len(ranks) + 1)
         written = await original(self, table, batch)
-        if call == 3:
+        if rank == 3:
             raise errors.StorageUnavailable("injected failure")
         return written
 
