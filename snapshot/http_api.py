@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-from urllib.parse import urlsplit
 
 import azure.functions as func
 
 from snapshot import catalogue, errors
 from snapshot.http_support import (
-    ROUTE_PREFIX,
     accepted,
+    api_base,
     diff_url,
     handled,
     job_url,
@@ -20,6 +19,7 @@ from snapshot.http_support import (
     monitor_url,
     next_link,
     page_response,
+    paging,
     read_json_body,
 )
 from snapshot.models import Lifecycle, parse_body, parse_idempotency_key, parse_start_request
@@ -70,9 +70,7 @@ async def get_snapshot(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="snapshots", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @handled
 async def list_snapshots(req: func.HttpRequest) -> func.HttpResponse:
-    records, token = await reads.list_jobs(
-        req.params.get("status"), req.params.get("top"), req.params.get("continuationToken")
-    )
+    records, token = await reads.list_jobs(req.params.get("status"), *paging(req))
     views = [job_view(record, job_url(req, record.id)).model_dump(mode="json", by_alias=True) for record in records]
     return json_response({"value": views, "continuationToken": token, "nextLink": next_link(req, token)})
 
@@ -81,12 +79,8 @@ async def list_snapshots(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="snapshots/{id}/resources", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @handled
 async def list_snapshot_resources(req: func.HttpRequest) -> func.HttpResponse:
-    items, token = await reads.list_resources(
-        req.route_params["id"],
-        req.params.get("resourceType"),
-        req.params.get("top"),
-        req.params.get("continuationToken"),
-    )
+    job_id, resource_type = req.route_params["id"], req.params.get("resourceType")
+    items, token = await reads.list_resources(job_id, resource_type, *paging(req))
     return page_response(req, items, token)
 
 
@@ -165,8 +159,7 @@ async def get_quota(req: func.HttpRequest) -> func.HttpResponse:
 async def openapi(req: func.HttpRequest) -> func.HttpResponse:
     from snapshot.openapi import document
 
-    parts = urlsplit(req.url)
-    return json_response(document(f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}"))
+    return json_response(document(api_base(req)))
 
 
 @bp.function_name("create_monitor")
@@ -214,9 +207,7 @@ async def rebaseline_monitor(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="monitors/{id}/runs", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @handled
 async def list_monitor_runs(req: func.HttpRequest) -> func.HttpResponse:
-    items, token = await drifts.list_runs(
-        req.route_params["id"], req.params.get("top"), req.params.get("continuationToken")
-    )
+    items, token = await drifts.list_runs(req.route_params["id"], *paging(req))
     return page_response(req, items, token)
 
 
@@ -224,13 +215,8 @@ async def list_monitor_runs(req: func.HttpRequest) -> func.HttpResponse:
 @bp.route(route="drifts", methods=["GET"], auth_level=func.AuthLevel.FUNCTION)
 @handled
 async def list_drifts(req: func.HttpRequest) -> func.HttpResponse:
-    items, token = await drifts.list_drifts(
-        req.params.get("status"),
-        req.params.get("monitorId"),
-        req.params.get("resourceType"),
-        req.params.get("top"),
-        req.params.get("continuationToken"),
-    )
+    filters = (req.params.get("status"), req.params.get("monitorId"), req.params.get("resourceType"))
+    items, token = await drifts.list_drifts(*filters, *paging(req))
     return page_response(req, items, token)
 
 
@@ -240,5 +226,4 @@ async def list_drifts(req: func.HttpRequest) -> func.HttpResponse:
 async def swagger(req: func.HttpRequest) -> func.HttpResponse:
     from snapshot.openapi import v2
 
-    parts = urlsplit(req.url)
-    return json_response(v2.document(f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}"))
+    return json_response(v2.document(api_base(req)))

@@ -118,6 +118,17 @@ def read_json_body(req: func.HttpRequest) -> Any:
         raise errors.ValidationFailed([errors.FieldError("body", f"is not valid JSON{where}")]) from None
 
 
+def paging(req: func.HttpRequest) -> tuple[str | None, str | None]:
+    """The `top` and `continuationToken` query parameters of a list route, as sent."""
+    return req.params.get("top"), req.params.get("continuationToken")
+
+
+def api_base(req: func.HttpRequest) -> str:
+    """Absolute URL of the API root (`https://host/api`), for the OpenAPI documents' servers."""
+    parts = urlsplit(req.url)
+    return f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}"
+
+
 def jobs_url(req: func.HttpRequest) -> str:
     """Absolute URL of the snapshots collection, without any key."""
     parts = urlsplit(req.url)
