@@ -104,14 +104,14 @@ def serve(args: argparse.Namespace, settings: dict[str, str], log_dir: Path, sta
         data = services.ROOT / ".local" / "azurite"
         data.mkdir(parents=True, exist_ok=True)
         started.append(services.azurite(port, location=data, log_path=log_dir / "azurite.log"))
-        started[-1].start()
+        started[-1].start(hold_signals=True)
         print(f"Azurite Table Storage   http://127.0.0.1:{port}  (data in .local/azurite)")
     if (port := emulator_port(settings)) is not None:
         started.append(services.emulator(port, log_path=log_dir / "emulator.log"))
-        started[-1].start()
+        started[-1].start(hold_signals=True)
         print(f"Graph emulator          http://127.0.0.1:{port}/v1.0  (control routes: GET /_emulator/)")
     started.append(services.host(args.port, {}, log_dir / "host.log", ["--settings-file", str(args.settings_file)]))
-    started[-1].start(timeout=120)
+    started[-1].start(timeout=120, hold_signals=True)
     base = f"http://127.0.0.1:{args.port}"
     print(f"Functions host          {base}/api  (log: .local/logs/host.log)")
     print("\nTry it:")

@@ -12,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -74,6 +75,24 @@ def wait_for_port(port: int, timeout: float, process: subprocess.Popen[bytes] | 
     raise TimeoutError(f"nothing listened on 127.0.0.1:{port} within {timeout}s")
 
 
+STOP_SIGNALS = {signal.SIGINT, signal.SIGTERM}
+
+
+@contextlib.contextmanager
+def stop_signals_held() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM until the block ends (then they are delivered): for a single-threaded CLI."""
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
+
+
+def _unblock_stop_signals() -> None:
+    """In the child, before exec: a held signal mask is inherited, and the service must hear SIGTERM."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+
+
 @dataclass
 class Service:
     """A child process listening on one port, stopped by its PID."""
@@ -87,15 +106,19 @@ class Service:
     process: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
 
-    def start(self, timeout: float = 60.0) -> Service:
+    def start(self, timeout: float = 60.0, hold_signals: bool = False) -> Service:
+        """Start and wait until the port answers. `hold_signals` (for `make run`, single-threaded): a Ctrl-C
+        arriving while the child is being created is delivered once `process` is set, so it is never orphaned."""
         env = {**os.environ, **self.env}
         out: IO[bytes] | int = subprocess.DEVNULL
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             self._log = out = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            self.argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with stop_signals_held() if hold_signals else contextlib.nullcontext():
+            self.process = subprocess.Popen(
+                self.argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                preexec_fn=_unblock_stop_signals if hold_signals else None,
+            )  # fmt: skip
         try:
             wait_for_port(self.port, timeout, self.process)
         except Exception:

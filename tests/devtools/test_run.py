@@ -78,7 +78,28 @@ def run(tmp_path: Path) -> Iterator[Run]:
         started.process.wait(30)
 
 
+def processes_naming(ports: tuple[int, ...]) -> list[str]:
+    """Command lines of live processes started for one of these ports (a service may not listen yet)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                words = (entry / "cmdline").read_bytes().decode(errors="replace").split("\0")
+                state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
+            except OSError:
+                continue
+            command = " ".join(words)
+            if (
+                state != "Z"
+                and any(str(port) in words for port in ports)
+                and ("devtools" in command or "azurite" in command)
+            ):
+                found.append(command)
+    return found
+
+
 def assert_all_free(ports: tuple[int, ...], pids: list[int]) -> None:
+    assert not processes_naming(ports), processes_naming(ports)
     for port in ports:
         with socket.socket() as sock:
             assert sock.connect_ex(("127.0.0.1", port)) != 0, f"something still listens on {port}"
