@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -13,17 +14,18 @@ NAME_SEGMENT_MAX = 360  # UTF-16 code units of the escaped display name in a Row
 TRUNCATION_MARK = "%~"  # never produced by escaping (a literal % is always written %25)
 HASH_CHARS = 32
 
-_ESCAPED = frozenset("/\\#?%'|")
+_ESCAPED = re.compile("[/\\\\#?%'|\x00-\x1f\x7f-\x9f\ud800-\udfff]")  # controls and lone surrogates too
 
 
 def utf16_units(text: str) -> int:
     """The length of `text` in UTF-16 code units, the unit of Table Storage's key and string limits."""
-    return sum(2 if ord(ch) > 0xFFFF else 1 for ch in text)
+    if text.isascii():
+        return len(text)
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def _needs_escape(ch: str) -> bool:
-    code = ord(ch)
-    return ch in _ESCAPED or code < 0x20 or 0x7F <= code <= 0x9F or 0xD800 <= code <= 0xDFFF
+    return _ESCAPED.match(ch) is not None
 
 
 def _percent(ch: str) -> str:
@@ -32,6 +34,9 @@ def _percent(ch: str) -> str:
 
 def _segment(text: str, limit: int, leading: bool = False) -> str:
     """Escape `text` (one token per character, so a cut never splits an escape); cut + hash past `limit`."""
+    plain = not _ESCAPED.search(text) and not (leading and text and ord(text[0]) >= 0x7E)
+    if plain and utf16_units(text) <= limit:
+        return text  # the common case: nothing to escape or cut
     tokens = [
         _percent(ch) if _needs_escape(ch) or (leading and index == 0 and ord(ch) >= 0x7E) else ch
         for index, ch in enumerate(text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from typing import IO, Any
 
 import ijson
@@ -19,15 +19,18 @@ def _is_overflow(exc: Exception) -> bool:
     return "overflow" in str(exc)
 
 
-def _metadata_from_events(events: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+def _metadata_from_events(events: Iterator[tuple[str, Any]], check: bool = False) -> dict[str, Any]:
+    """Every top-level key but `resources` (skipped, not built). With `check`, also the baseline shape (an
+    object whose `resources` is an array of objects), and the events are read to the document's end."""
     metadata: dict[str, Any] = {}
+    has_resources = False
     depth = 0
     key: str | None = None
     builder: ObjectBuilder | None = None
     for event, value in events:
         if depth == 0:
             if event != "start_map":
-                raise ValueError("the snapshot content is not a JSON object")
+                raise ValueError("the content is not a JSON object")
             depth = 1
             continue
         if depth == 1 and event == "map_key":
@@ -35,7 +38,18 @@ def _metadata_from_events(events: Iterable[tuple[str, Any]]) -> dict[str, Any]:
             builder = None if key == RESOURCES_KEY else ObjectBuilder()
             continue
         if depth == 1 and event == "end_map":
+            if check:
+                if not has_resources:
+                    raise ValueError("the content has no resources array")
+                for _ in events:  # what follows the object: yajl raises on anything but whitespace
+                    pass
             return metadata
+        if check and builder is None:  # inside `resources`: depth 1 is its value, depth 2 its entries
+            if depth == 1 and event != "start_array":
+                raise ValueError("the content's resources is not an array")
+            if depth == 2 and event not in ("start_map", "end_array"):
+                raise ValueError("the content's resources holds an entry that is not a JSON object")
+            has_resources = True
         if builder is not None:
             builder.event(event, value)
         if event in ("start_map", "start_array"):
@@ -47,33 +61,19 @@ def _metadata_from_events(events: Iterable[tuple[str, Any]]) -> dict[str, Any]:
     raise ValueError("the snapshot content ended early")
 
 
-def _check_events(events: Iterable[tuple[str, str, Any]]) -> None:
-    has_resources = False
-    for prefix, event, _ in events:
-        if prefix == "" and event not in ("start_map", "map_key", "end_map"):
-            raise ValueError("the content is not a JSON object")
-        if prefix == RESOURCES_KEY:
-            if event not in ("start_array", "end_array"):
-                raise ValueError("the content's resources is not an array")
-            has_resources = True
-        elif prefix == RESOURCES_PREFIX and event not in ("start_map", "map_key", "end_map"):
-            raise ValueError("the content's resources holds an entry that is not a JSON object")
-    if not has_resources:
-        raise ValueError("the content has no resources array")
-
-
-def check_document(stream: IO[bytes]) -> None:
+def check_document(stream: IO[bytes]) -> dict[str, Any]:
     """Read the whole document once: ValueError saying why unless it is complete JSON in the baseline shape
-    (an object whose `resources` is an array of objects). The stream is left where it was."""
+    (an object whose `resources` is an array of objects); else its metadata (as `read_metadata`). The stream
+    is left where it was. One pass of ijson's basic events, which cost less than its prefixed ones."""
     start = stream.tell()
     try:
         try:
-            _check_events(ijson.parse(stream, use_float=True))
+            return _metadata_from_events(iter(ijson.basic_parse(stream, use_float=True)), check=True)
         except ijson.JSONError as exc:
             if not _is_overflow(exc) or not stream.seekable():
                 raise
             stream.seek(start)
-            _check_events(_PYTHON_BACKEND.parse(stream, use_float=True))
+            return _metadata_from_events(iter(_PYTHON_BACKEND.basic_parse(stream, use_float=True)), check=True)
     except ijson.JSONError as exc:
         raise ValueError(f"the content is not complete JSON ({str(exc)[:200]})") from None
     finally:
@@ -84,12 +84,12 @@ def read_metadata(stream: IO[bytes]) -> dict[str, Any]:
     """Every top-level key of the content except `resources`, which is skipped without being built."""
     start = stream.tell()
     try:
-        return _metadata_from_events(ijson.basic_parse(stream, use_float=True))
+        return _metadata_from_events(iter(ijson.basic_parse(stream, use_float=True)))
     except ijson.JSONError as exc:
         if not _is_overflow(exc) or not stream.seekable():
             raise
     stream.seek(start)
-    return _metadata_from_events(_PYTHON_BACKEND.basic_parse(stream, use_float=True))
+    return _metadata_from_events(iter(_PYTHON_BACKEND.basic_parse(stream, use_float=True)))
 
 
 def _checked(index: int, item: Any) -> dict[str, Any]:

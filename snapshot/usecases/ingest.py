@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from snapshot import errors
 from snapshot.content.entities import resource_entities
-from snapshot.content.stream import check_document, iter_resources, read_metadata
+from snapshot.content.stream import check_document, iter_resources
 from snapshot.models import ContentState, JobRecord
 from snapshot.store import Store
 from snapshot.store.tables import ConcurrencyConflict
@@ -70,11 +70,9 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
     assert record.resource_location is not None
     async with client.download(record.resource_location) as stream:
         try:
-            check_document(stream)
+            metadata = check_document(stream)
         except ValueError as exc:
             raise errors.ContentInvalid(f"{exc}; nothing of it was stored") from None
-        metadata = read_metadata(stream)
-        stream.seek(0)
         entities = resource_entities(record.id, iter_resources(stream))
         record = await write_resources(store, record, entities)
     # The ledger row comes first: a crash before the job is marked stored leaves a row the rerun rewrites.

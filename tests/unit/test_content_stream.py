@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from snapshot.content.entities import resource_entities
-from snapshot.content.stream import iter_resources, read_metadata
+from snapshot.content.stream import check_document, iter_resources, read_metadata
 from tests.unit.content_samples import (
     JOB,
     METADATA,
@@ -90,6 +90,35 @@ def test_numbers_round_trip_exactly() -> None:
 def test_non_object_resources_are_rejected() -> None:
     with pytest.raises(ValueError, match=r"resources\[1\]"):
         list(iter_resources(io.BytesIO(b'{"resources": [{}, 5]}')))
+
+
+@pytest.mark.parametrize(
+    ("raw", "reason"),
+    [
+        (b"[1, 2]", "not a JSON object"),
+        (b"5", "not a JSON object"),
+        (b'{"id": 1}', "no resources array"),
+        (b'{"resources": {"item": 2}}', "resources is not an array"),
+        (b'{"resources": 3}', "resources is not an array"),
+        (b'{"resources": [{}, 5]}', "entry that is not a JSON object"),
+        (b'{"resources": [{}, [{}]]}', "entry that is not a JSON object"),
+        (b'{"resources": [{"a": [1, 2]}, {}', "not complete JSON"),
+        (b'{"resources": []} {"resources": []}', "not complete JSON"),
+        (b'{"resources": []} x', "not complete JSON"),
+    ],
+)
+def test_check_document_rejects_what_is_not_the_baseline_shape(raw: bytes, reason: str) -> None:
+    with pytest.raises(ValueError, match=reason):
+        check_document(io.BytesIO(raw))
+
+
+def test_check_document_reads_the_metadata_in_the_same_pass_and_rewinds() -> None:
+    raw = document(realistic_resources())
+    stream = io.BytesIO(raw)
+    assert check_document(stream) == METADATA == read_metadata(io.BytesIO(raw))
+    assert stream.tell() == 0
+    both = b'{"resources": [], "a": {"resources": 1}, "resources": [{"x": [1, {"y": 2}]}], "n": 1000000000000000000000000000000}'
+    assert check_document(io.BytesIO(both)) == {"a": {"resources": 1}, "n": 10**30}
 
 
 # --- streaming ingestion ---------------------------------------------------------------------------------
