@@ -11,7 +11,6 @@ than its list; `unsupportedTypes` names the ones to refuse.
 from __future__ import annotations
 
 import functools
-import json
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -22,7 +21,7 @@ from aiohttp.typedefs import Handler
 
 from devtools.emulator import odata
 from devtools.emulator.identity import require_graph_token
-from devtools.emulator.responses import JSON_TYPE, GraphError, graph_error, graph_json
+from devtools.emulator.responses import JSON_TYPE, GraphError, graph_error, graph_json, json_object_body
 from devtools.emulator.state import STATE_KEY, EmulatorState, Job, utc_now
 
 MAX_VISIBLE_JOBS = 12
@@ -87,7 +86,7 @@ def _key(request: web.Request) -> str:
     return request.match_info["key"].strip("/").removeprefix("('").removesuffix("')")
 
 
-def _require_permission(state: EmulatorState, write: bool) -> None:
+def require_permission(state: EmulatorState, write: bool) -> None:
     permission = state.config["permission"]
     if write and permission != "ReadWrite":
         raise GraphError(
@@ -142,13 +141,8 @@ def _validation_details(display_name: Any, resources: Any, description: Any) -> 
 @routes.post(CREATE_PATH, name="create")
 @graph_operation
 async def create_snapshot(request: web.Request, state: EmulatorState) -> web.StreamResponse:
-    _require_permission(state, write=True)
-    try:
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GraphError(400, "The request body is not valid JSON.") from exc
-    if not isinstance(body, dict):
-        raise GraphError(400, "The request body must be a JSON object.")
+    require_permission(state, write=True)
+    body = await json_object_body(request)
     display_name, resources = body.get("displayName"), body.get("resources")
     description = body.get("description") or ""
     details = _validation_details(display_name, resources, description)
@@ -188,7 +182,7 @@ def _cap_answer(state: EmulatorState) -> web.Response:
 @routes.get(JOBS_PATH, name="list", allow_head=False)
 @graph_operation
 async def list_jobs(request: web.Request, state: EmulatorState) -> web.StreamResponse:
-    _require_permission(state, write=False)
+    require_permission(state, write=False)
     query = request.query
     fields = odata.parse_select(query)
     base = _base_url(request)
@@ -216,7 +210,7 @@ async def list_jobs(request: web.Request, state: EmulatorState) -> web.StreamRes
 @routes.get(JOB_PATH, name="get", allow_head=False)
 @graph_operation
 async def get_job(request: web.Request, state: EmulatorState) -> web.StreamResponse:
-    _require_permission(state, write=False)
+    require_permission(state, write=False)
     fields = odata.parse_select(request.query)
     job = _find_job(state, _key(request))
     base = _base_url(request)
@@ -232,7 +226,7 @@ async def get_job(request: web.Request, state: EmulatorState) -> web.StreamRespo
 @routes.delete(JOB_PATH, name="delete")
 @graph_operation
 async def delete_job(request: web.Request, state: EmulatorState) -> web.StreamResponse:
-    _require_permission(state, write=True)
+    require_permission(state, write=True)
     job = _find_job(state, _key(request))
     state.remove_job(job.id)
     return web.Response(status=204)
@@ -247,7 +241,7 @@ async def job_method_not_allowed(request: web.Request, state: EmulatorState) -> 
 @routes.get(CONTENT_PATH, name="download", allow_head=False)
 @graph_operation
 async def download(request: web.Request, state: EmulatorState) -> web.StreamResponse:
-    _require_permission(state, write=False)
+    require_permission(state, write=False)
     snapshot_id = _key(request)
     snapshot = state.snapshots.get(snapshot_id.strip("{}"))
     if snapshot is None:

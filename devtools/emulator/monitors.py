@@ -8,7 +8,6 @@ driftedProperties/resourceInstanceIdentifier, result errorDetails), paging by `$
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from typing import Any
 
@@ -24,10 +23,10 @@ from devtools.emulator.graph import (
     _base_url,
     _key,
     graph_operation,
+    require_permission,
 )
-from devtools.emulator.graph import _require_permission as require_permission
 from devtools.emulator.monitor_state import MONITORS_KEY, MonitorState
-from devtools.emulator.responses import GraphError, graph_json
+from devtools.emulator.responses import GraphError, graph_json, json_object_body
 from devtools.emulator.state import STATE_KEY, EmulatorState, parse_datetime
 
 MONITORS_PATH = "/" + ADMIN + "/configurationMonitors{slash:/?}"
@@ -107,16 +106,6 @@ def _monitor(state: MonitorState, request: web.Request) -> Any:
     return monitor
 
 
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json(loads=json.loads)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise GraphError(400, "The request body is not valid JSON.") from exc
-    if not isinstance(body, dict):
-        raise GraphError(400, "The request body must be a JSON object.")
-    return body
-
-
 def _check_baseline(baseline: Any) -> int:
     if not isinstance(baseline, dict) or not isinstance(baseline.get("resources"), list) or not baseline["resources"]:
         raise GraphError(400, "The Resources field is required.", "BadRequest")
@@ -141,7 +130,7 @@ def _limit_error(state: MonitorState) -> GraphError:
 @graph_operation
 async def create_monitor(request: web.Request, tenant: EmulatorState) -> web.StreamResponse:
     require_permission(tenant, write=True)
-    state, body = _state(request), await _body(request)
+    state, body = _state(request), await json_object_body(request)
     name = body.get("displayName")
     if not isinstance(name, str) or not DISPLAY_NAME_RULE.match(name):
         raise GraphError(400, DISPLAY_NAME_MESSAGE, "BadRequest")
@@ -185,7 +174,7 @@ async def get_monitor(request: web.Request, tenant: EmulatorState) -> web.Stream
 async def update_monitor(request: web.Request, tenant: EmulatorState) -> web.StreamResponse:
     require_permission(tenant, write=True)
     state = _state(request)
-    monitor, body = _monitor(state, request), await _body(request)
+    monitor, body = _monitor(state, request), await json_object_body(request)
     if "baseline" in body:
         entries = _check_baseline(body["baseline"])
         if state.over_limits(entries, replacing=monitor.id):

@@ -54,3 +54,14 @@ class GraphError(Exception):
 
     def response(self) -> web.Response:
         return graph_error(self.status, self.code, self.message, self.details)
+
+
+async def json_object_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body, or Graph's 400 for a body that is not one."""
+    try:
+        body = await request.json(loads=json.loads)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise GraphError(400, "The request body is not valid JSON.") from exc
+    if not isinstance(body, dict):
+        raise GraphError(400, "The request body must be a JSON object.")
+    return body

@@ -12,20 +12,13 @@ from typing import Any
 import httpx
 
 from devtools.emulator_client import EmulatorControl
-from tests.support import run_function
+from tests.support import run_function, take_snapshot
 
 CA = "microsoft.entra.conditionalAccessPolicy"
 AUTH = "microsoft.entra.authenticationMethodPolicy"
 LIFECYCLE = "microsoft.entra.groupLifecyclePolicy"
 PLACEHOLDER = "System.Collections.Hashtable"
 CA_PREFIX = "AADConditionalAccessPolicy-"
-
-
-def take(api: httpx.Client, name: str, types: list[str]) -> str:
-    response = api.post("/api/snapshots", json={"displayName": name, "resources": types})
-    assert response.status_code == 202, response.text
-    run_function(api, "poll_snapshots")
-    return str(response.json()["id"])
 
 
 def graph_creates(emulator: EmulatorControl) -> int:
@@ -47,7 +40,7 @@ def create(api: httpx.Client, snapshot_id: str, **body: Any) -> httpx.Response:
 
 def test_a_monitor_gets_exactly_the_documented_baseline(api: httpx.Client, emulator: EmulatorControl) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={AUTH.lower(): 1})
-    snapshot = take(api, "Baseline source", [CA, AUTH, LIFECYCLE])
+    snapshot = take_snapshot(api, "Baseline source", [CA, AUTH, LIFECYCLE])
     stored = api.get(f"/api/snapshots/{snapshot}/content").json()["resources"]
 
     response = create(api, snapshot, displayName="Watch everything", description="all of it")
@@ -93,7 +86,7 @@ def test_a_monitor_gets_exactly_the_documented_baseline(api: httpx.Client, emula
 
 def test_limits_are_checked_from_graph_state_before_any_create(api: httpx.Client, emulator: EmulatorControl) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
-    snapshot = take(api, "Limits source", [CA])
+    snapshot = take_snapshot(api, "Limits source", [CA])
     small = {"displayName": "x", "resources": [entry("One")]}
     others = [emulator.add_monitor(f"Other tool {i:02d}", small) for i in range(30)]
     emulator.clear_requests()
@@ -129,7 +122,7 @@ def drifts(api: httpx.Client, **params: str) -> list[dict[str, Any]]:
 
 def test_drift_history_outlives_graph(api: httpx.Client, emulator: EmulatorControl) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
-    snapshot = take(api, "Drift source", [CA])
+    snapshot = take_snapshot(api, "Drift source", [CA])
     monitor = create(api, snapshot, displayName="Watch policies", resourceTypes=[CA]).json()
     policy = emulator.tenant_resources(CA)[0]
     old_state = policy["properties"]["State"]
@@ -170,7 +163,7 @@ def test_drift_history_outlives_graph(api: httpx.Client, emulator: EmulatorContr
 
     emulator.change_tenant(set=[changed])  # drifts again, then the change is approved
     emulator.run_monitors()
-    newer = take(api, "Approved change", [CA])
+    newer = take_snapshot(api, "Approved change", [CA])
     rebaselined = api.post(f"/api/monitors/{monitor['id']}/baseline", json={"snapshotId": newer})
     assert rebaselined.status_code == 200, rebaselined.text
     assert rebaselined.json()["snapshotId"] == newer
@@ -188,7 +181,7 @@ def test_a_create_whose_answer_is_lost_is_found_in_graph_not_repeated(
     api: httpx.Client, emulator: EmulatorControl
 ) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
-    snapshot = take(api, "Lost answer source", [CA])
+    snapshot = take_snapshot(api, "Lost answer source", [CA])
     emulator.add_fault(method="POST", path="configurationMonitors", action="drop")
     response = create(api, snapshot, displayName="Answer lost")
     assert response.status_code == 201, response.text

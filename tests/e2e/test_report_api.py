@@ -7,29 +7,21 @@ import copy
 import httpx
 
 from devtools.emulator_client import EmulatorControl
-from tests.support import run_function
+from tests.support import take_snapshot
 from tests.support.report_html import read
 
 CA = "microsoft.entra.conditionalAccessPolicy"
 LIFECYCLE = "microsoft.entra.groupLifecyclePolicy"
 
 
-def take(api: httpx.Client, name: str, resources: list[str]) -> str:
-    response = api.post("/api/snapshots", json={"displayName": name, "resources": resources})
-    assert response.status_code == 202, response.text
-    run_function(api, "poll_snapshots")
-    assert api.get(f"/api/snapshots/{response.json()['id']}").status_code == 200
-    return str(response.json()["id"])
-
-
 def test_previous_is_the_newest_older_stored_snapshot_with_all_the_types(
     api: httpx.Client, emulator: EmulatorControl
 ) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
-    both = take(api, "Both types first", [CA, LIFECYCLE])
-    lifecycle_only = take(api, "Lifecycle only then", [LIFECYCLE])
-    ca_only = take(api, "Conditional access only", [CA])
-    lifecycle_again = take(api, "Lifecycle only again", [LIFECYCLE])
+    both = take_snapshot(api, "Both types first", [CA, LIFECYCLE])
+    lifecycle_only = take_snapshot(api, "Lifecycle only then", [LIFECYCLE])
+    ca_only = take_snapshot(api, "Conditional access only", [CA])
+    lifecycle_again = take_snapshot(api, "Lifecycle only again", [LIFECYCLE])
 
     def previous_of(job_id: str) -> httpx.Response:
         return api.get(f"/api/snapshots/{job_id}/diff", params={"against": "previous"})
@@ -52,7 +44,7 @@ def test_previous_is_the_newest_older_stored_snapshot_with_all_the_types(
     assert report.status_code == 404 and "no stored snapshot created before" in report.json()["detail"]
 
     # newest older ones lack CA: the answer says which
-    both_again = take(api, "Both types again", [CA, LIFECYCLE])
+    both_again = take_snapshot(api, "Both types again", [CA, LIFECYCLE])
     assert previous_of(both_again).json()["against"] == both
     api.delete(f"/api/snapshots/{both}")
     missing = previous_of(both_again)
@@ -68,7 +60,7 @@ def test_previous_is_the_newest_older_stored_snapshot_with_all_the_types(
 def test_the_report_names_exactly_the_changed_properties(api: httpx.Client, emulator: EmulatorControl) -> None:
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
     policies = emulator.tenant_resources(CA)
-    before = take(api, "Before the change", [CA, LIFECYCLE])
+    before = take_snapshot(api, "Before the change", [CA, LIFECYCLE])
     changed = copy.deepcopy(policies[0])
     key = next(k for k, v in changed["properties"].items() if isinstance(v, str) and "@" not in k and k != "Ensure")
     old_value = changed["properties"][key]
@@ -80,7 +72,7 @@ def test_the_report_names_exactly_the_changed_properties(api: httpx.Client, emul
         "properties": {},
     }
     emulator.change_tenant(set=[changed, added], remove=[{"resourceType": CA, "displayName": removed["displayName"]}])
-    after = take(api, "After the change", [CA, LIFECYCLE])
+    after = take_snapshot(api, "After the change", [CA, LIFECYCLE])
 
     response = api.get(f"/api/snapshots/{after}/report", params={"against": "previous"})
     assert response.status_code == 200, response.text

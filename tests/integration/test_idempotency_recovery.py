@@ -10,12 +10,11 @@ from typing import Any
 import pytest
 
 from devtools.emulator_client import EmulatorControl
-from snapshot import clients, errors, http_api
+from snapshot import clients, http_api
 from snapshot.models import parse_start_request
 from snapshot.store.idempotency import partition_of
-from snapshot.store.jobs import JobTable
 from snapshot.usecases import idempotency
-from tests.support.inprocess import USER, request
+from tests.support.inprocess import USER, fail_job_inserts, request
 
 BODY: dict[str, Any] = {"displayName": "Idempotent job", "resources": [USER]}
 HEADERS = {"Content-Type": "application/json", "Idempotency-Key": "key-1"}
@@ -77,12 +76,7 @@ async def test_a_key_whose_job_was_created_but_not_recorded_returns_the_job_at_o
 async def test_a_failed_record_hands_the_key_back_and_the_retry_finds_the_job(
     app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def storage_down(self: JobTable, record: object) -> object:
-        # Simulated: Table Storage failing exactly between Graph's answer and the write cannot be
-        # arranged with a real Azurite, so this one write is made to fail.
-        raise errors.StorageUnavailable("injected")
-
-    monkeypatch.setattr(JobTable, "insert", storage_down)
+    fail_job_inserts(monkeypatch)
     status, _, _ = await post()
     monkeypatch.undo()
     assert status == 503

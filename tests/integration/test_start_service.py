@@ -12,11 +12,11 @@ import azure.functions as func
 import pytest
 
 from devtools.emulator_client import EmulatorControl
-from snapshot import clients, errors, http_api
+from snapshot import clients, http_api
 from snapshot.models import parse_start_request
 from snapshot.store.idempotency import partition_of
-from snapshot.store.jobs import JobTable
 from snapshot.usecases import idempotency, poll, reads, start
+from tests.support.inprocess import fail_job_inserts
 
 BODY: dict[str, Any] = {"displayName": "Service level job", "resources": ["microsoft.entra.user"]}
 
@@ -34,12 +34,7 @@ def request(body: dict, headers: dict[str, str] | None = None) -> func.HttpReque
 async def test_a_failed_table_write_after_create_says_the_job_will_appear_and_the_poller_adopts_it(
     app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async def storage_down(self: JobTable, record: object) -> object:
-        # Simulated: Table Storage failing exactly between Graph's answer and the write cannot be
-        # arranged with a real Azurite, so this one write is made to fail.
-        raise errors.StorageUnavailable("injected")
-
-    monkeypatch.setattr(JobTable, "insert", storage_down)
+    fail_job_inserts(monkeypatch)
     response = await http_api.start_snapshot(request(BODY))
     monkeypatch.undo()
     assert response.status_code == 503

@@ -72,6 +72,15 @@ def run_function(api: httpx.Client, name: str) -> None:
     assert response.status_code == 200, response.text
 
 
+def take_snapshot(api: httpx.Client, name: str, resources: list[str]) -> str:
+    """Start a snapshot over HTTP and run the poller once (the emulator finishes jobs at once): its id, stored."""
+    response = api.post("/api/snapshots", json={"displayName": name, "resources": resources})
+    assert response.status_code == 202, response.text
+    run_function(api, "poll_snapshots")
+    assert api.get(f"/api/snapshots/{response.json()['id']}").status_code == 200
+    return str(response.json()["id"])
+
+
 async def stored_resources(store: Store, job_id: str) -> list[dict[str, Any]]:
     """The raw resources rebuilt from the job's entities (heads and continuation parts), in document order."""
     heads: list[dict[str, Any]] = []

@@ -8,11 +8,13 @@ from typing import Any
 from urllib.parse import quote
 
 import azure.functions as func
+import pytest
 
 from devtools.emulator_client import EmulatorControl
-from snapshot import clients
+from snapshot import clients, errors
 from snapshot.models import ContentState, StartSnapshotRequest
 from snapshot.store import Store
+from snapshot.store.jobs import JobTable
 from snapshot.usecases import poll, reads
 from snapshot.usecases.start import start_snapshot
 from snapshot.usecases.tick_report import TickReport
@@ -101,3 +103,16 @@ def request(
         route_params=route_params or {},
         body=body,
     )
+
+
+def fail_job_inserts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make every job insert fail with StorageUnavailable until `monkeypatch.undo()`.
+
+    Simulated: Table Storage failing exactly between Graph's answer and the write cannot be arranged with
+    a real Azurite, so this one write is made to fail.
+    """
+
+    async def storage_down(self: JobTable, record: object) -> object:
+        raise errors.StorageUnavailable("injected")
+
+    monkeypatch.setattr(JobTable, "insert", storage_down)
