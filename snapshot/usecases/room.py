@@ -8,6 +8,7 @@ whatever Graph said, fewer means Graph's own answer stands and is shown as it is
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -76,9 +77,10 @@ def name_taken(name: str, job_id: str) -> errors.Conflict:
 async def make_room(store: Store, client: UtcmClient, visible: list[GraphJob]) -> None:
     """Free one slot (the oldest visible job the app may delete), or answer 409 naming the visible jobs."""
     settings = get_settings()
-    ids = {job.id for job in visible}
     if settings.prune_stored_jobs:
-        candidates = [record for record in await store.jobs.all() if record.id in ids and freeable(record, settings)]
+        # Point reads of the (at most 12) visible jobs rather than a scan of every job ever recorded.
+        records = await asyncio.gather(*(store.jobs.get(job.id) for job in visible))
+        candidates = [record for record in records if record is not None and freeable(record, settings)]
         if candidates:
             oldest = min(candidates, key=lambda record: record.created or datetime.now(UTC))
             await forget_in_graph(store, client, oldest, f"to make room under Graph's {GRAPH_JOB_LIMIT}-job cap")
