@@ -15,14 +15,22 @@ CHUNKS_PER_ENTITY = 14  # 14 * 64,000 bytes leaves room for the other columns un
 STRING_COLUMN_MAX = 12_000  # UTF-16 code units; longer type/name/annotations/extra go into an envelope payload
 ENVELOPE_NAME_MAX = 1_000  # characters of ResourceType / DisplayName kept as columns for an enveloped resource
 PROPERTY_PREFIX = "Properties"
+FIRST_COLUMN = f"{PROPERTY_PREFIX}0"
 ENTITY_MAX_BYTES = 1024 * 1024
 ENTITY_MAX_PROPERTIES = 252
+
+
+# Made once: json.dumps builds a new encoder on every call that passes options (measurable per resource).
+_ENCODERS = {
+    sort_keys: json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys)
+    for sort_keys in (False, True)
+}
 
 
 def compact_json(value: Any, *, sort_keys: bool = True) -> bytes:
     """Compact UTF-8 JSON; a value holding a lone surrogate (UTF-8 cannot) is written ASCII, as `\\ud800`."""
     try:
-        return json.dumps(value, separators=(",", ":"), ensure_ascii=False, sort_keys=sort_keys).encode("utf-8")
+        return _ENCODERS[sort_keys].encode(value).encode("utf-8")
     except UnicodeEncodeError:
         return json.dumps(value, separators=(",", ":"), ensure_ascii=True, sort_keys=sort_keys).encode("ascii")
 
@@ -94,7 +102,7 @@ def resource_entities(job_id: str, resources: Iterable[Mapping[str, Any]]) -> Re
 def _entities_for(job_id: str, key: str, ordinal: int, n: NormalisedResource) -> Iterator[dict[str, Any]]:
     """The head entity (and part entities, for a large resource) of one normalised resource."""
     resource_type, display_name = _clean(n.resource_type), _clean(n.display_name)
-    if (resource_type, display_name) != (n.resource_type, n.display_name):  # lone surrogates: raw values in Extra
+    if resource_type is not n.resource_type or display_name is not n.display_name:  # lone surrogates: raw in Extra
         extra = dict(n.extra)
         if resource_type != n.resource_type:
             extra.setdefault("resourceType", n.resource_type)
@@ -108,14 +116,16 @@ def _entities_for(job_id: str, key: str, ordinal: int, n: NormalisedResource) ->
         "DisplayName": n.display_name,
         "Ordinal": ordinal,
     }
-    columns = {
-        "Annotations": _json_column(n.annotations) if n.annotations else None,
-        "Extra": _json_column(n.extra) if n.extra else None,
-        "Absent": _json_column(list(n.absent)) if n.absent else None,
-    }
-    texts = [n.resource_type, n.display_name, *(text for text in columns.values() if text is not None)]
-    if all(utf16_units(text) <= STRING_COLUMN_MAX for text in texts):
-        head.update({name: text for name, text in columns.items() if text is not None})
+    columns = {}
+    if n.annotations:
+        columns["Annotations"] = _json_column(n.annotations)
+    if n.extra:
+        columns["Extra"] = _json_column(n.extra)
+    if n.absent:
+        columns["Absent"] = _json_column(list(n.absent))
+    texts = (n.resource_type, n.display_name, *columns.values())
+    if all(len(text) <= STRING_COLUMN_MAX // 2 or utf16_units(text) <= STRING_COLUMN_MAX for text in texts):
+        head.update(columns)
         payload = compact_json(n.values)
     else:  # pathological sizes: everything goes into the binary payload, the columns keep prefixes
         head["ResourceType"] = n.resource_type[:ENVELOPE_NAME_MAX]
@@ -131,9 +141,14 @@ def _entities_for(job_id: str, key: str, ordinal: int, n: NormalisedResource) ->
                 "absent": list(n.absent),
             }
         )
-    chunks = [payload[start : start + CHUNK_BYTES] for start in range(0, len(payload), CHUNK_BYTES)] or [b""]
-    groups = [chunks[start : start + CHUNKS_PER_ENTITY] for start in range(0, len(chunks), CHUNKS_PER_ENTITY)]
     head["PropertiesSize"] = len(payload)
+    if len(payload) <= CHUNK_BYTES:  # the common case: one chunk, no parts
+        head["Parts"] = 1
+        head[FIRST_COLUMN] = payload
+        yield head
+        return
+    chunks = [payload[start : start + CHUNK_BYTES] for start in range(0, len(payload), CHUNK_BYTES)]
+    groups = [chunks[start : start + CHUNKS_PER_ENTITY] for start in range(0, len(chunks), CHUNKS_PER_ENTITY)]
     head["Parts"] = len(groups)
     head.update(_chunk_columns(groups[0]))
     yield head
@@ -142,7 +157,9 @@ def _entities_for(job_id: str, key: str, ordinal: int, n: NormalisedResource) ->
 
 
 def _clean(text: str) -> str:
-    """`text` with lone surrogates (which a string column cannot hold) replaced by `?`."""
+    """`text` with lone surrogates (which a string column cannot hold) replaced by `?`; `text` itself if none."""
+    if text.isascii():
+        return text
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

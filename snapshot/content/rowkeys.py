@@ -32,18 +32,21 @@ def _percent(ch: str) -> str:
     return "".join(f"%{byte:02X}" for byte in ch.encode("utf-8", "surrogatepass"))
 
 
+def _percent_match(match: re.Match[str]) -> str:
+    return _percent(match.group())
+
+
 def _segment(text: str, limit: int, leading: bool = False) -> str:
     """Escape `text` (one token per character, so a cut never splits an escape); cut + hash past `limit`."""
     plain = not _ESCAPED.search(text) and not (leading and text and ord(text[0]) >= 0x7E)
     if plain and utf16_units(text) <= limit:
         return text  # the common case: nothing to escape or cut
-    tokens = [
-        _percent(ch) if _needs_escape(ch) or (leading and index == 0 and ord(ch) >= 0x7E) else ch
-        for index, ch in enumerate(text)
-    ]
+    lead = leading and bool(text) and ord(text[0]) >= 0x7E
+    escaped = _percent(text[0]) + _ESCAPED.sub(_percent_match, text[1:]) if lead else _ESCAPED.sub(_percent_match, text)
+    if utf16_units(escaped) <= limit:
+        return escaped
+    tokens = [_percent(ch) if _needs_escape(ch) or (lead and index == 0) else ch for index, ch in enumerate(text)]
     units = [utf16_units(token) for token in tokens]
-    if sum(units) <= limit:
-        return "".join(tokens)
     budget = limit - len(TRUNCATION_MARK) - HASH_CHARS
     kept: list[str] = []
     used = 0

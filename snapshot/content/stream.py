@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import IO, Any
 
 import ijson
@@ -19,61 +20,115 @@ def _is_overflow(exc: Exception) -> bool:
     return "overflow" in str(exc)
 
 
-def _metadata_from_events(events: Iterator[tuple[str, Any]], check: bool = False) -> dict[str, Any]:
-    """Every top-level key but `resources` (skipped, not built). With `check`, also the baseline shape (an
-    object whose `resources` is an array of objects), and the events are read to the document's end."""
+OPENERS = frozenset(("start_map", "start_array"))
+CLOSERS = frozenset(("end_map", "end_array"))
+_END = ("", None)
+
+
+@dataclass(frozen=True)
+class CheckedDocument:
+    """What one pass over a whole document learnt: its metadata and how many resources it holds."""
+
+    metadata: dict[str, Any]
+    resources: int
+
+
+def _scan(events: Iterator[tuple[str, Any]], check: bool = False) -> CheckedDocument:
+    """Every top-level key but `resources` (skipped, not built, its entries counted). With `check`, also the
+    baseline shape (an object whose `resources` is an array of objects), and the events are read to the end."""
+    if next(events, _END)[0] != "start_map":
+        raise ValueError("the content is not a JSON object")
     metadata: dict[str, Any] = {}
+    count = 0
     has_resources = False
-    depth = 0
-    key: str | None = None
-    builder: ObjectBuilder | None = None
-    for event, value in events:
-        if depth == 0:
-            if event != "start_map":
-                raise ValueError("the content is not a JSON object")
-            depth = 1
-            continue
-        if depth == 1 and event == "map_key":
-            key = value
-            builder = None if key == RESOURCES_KEY else ObjectBuilder()
-            continue
-        if depth == 1 and event == "end_map":
+    for event, key in events:  # at the top level: a key, or the object's end
+        if event == "end_map":
             if check:
                 if not has_resources:
                     raise ValueError("the content has no resources array")
                 for _ in events:  # what follows the object: yajl raises on anything but whitespace
                     pass
-            return metadata
-        if check and builder is None:  # inside `resources`: depth 1 is its value, depth 2 its entries
-            if depth == 1 and event != "start_array":
-                raise ValueError("the content's resources is not an array")
-            if depth == 2 and event not in ("start_map", "end_array"):
-                raise ValueError("the content's resources holds an entry that is not a JSON object")
+            return CheckedDocument(metadata, count)
+        if key == RESOURCES_KEY:
+            count += _resources_entries(events, check)
             has_resources = True
-        if builder is not None:
-            builder.event(event, value)
-        if event in ("start_map", "start_array"):
-            depth += 1
-        elif event in ("end_map", "end_array"):
-            depth -= 1
-        if depth == 1 and builder is not None and key is not None:
-            metadata[key] = builder.value
+        else:
+            metadata[key] = _value(events)
     raise ValueError("the snapshot content ended early")
 
 
-def check_document(stream: IO[bytes]) -> dict[str, Any]:
+def _resources_entries(events: Iterator[tuple[str, Any]], check: bool) -> int:
+    """Consume the value of `resources`; how many objects it holds. With `check`, ValueError unless an array of
+    objects. The tightest loop of the check: it sees every event of every resource."""
+    event = next(events, _END)[0]
+    if event != "start_array":
+        if check:
+            raise ValueError("the content's resources is not an array")
+        _skip(event, events)
+        return 0
+    count = 0
+    depth = 0  # inside an entry
+    for event, _ in events:
+        if depth == 0:
+            if event == "end_array":
+                return count
+            if event != "start_map":
+                if check:
+                    raise ValueError("the content's resources holds an entry that is not a JSON object")
+                _skip(event, events)
+                continue
+            count += 1
+            depth = 1
+        elif event in OPENERS:
+            depth += 1
+        elif event in CLOSERS:
+            depth -= 1
+    raise ValueError("the snapshot content ended early")
+
+
+def _skip(first: str, events: Iterator[tuple[str, Any]]) -> None:
+    """Consume the rest of a value whose first event was `first`."""
+    if first not in OPENERS:
+        return
+    depth = 1
+    for event, _ in events:
+        if event in OPENERS:
+            depth += 1
+        elif event in CLOSERS:
+            depth -= 1
+            if depth == 0:
+                return
+    raise ValueError("the snapshot content ended early")
+
+
+def _value(events: Iterator[tuple[str, Any]]) -> Any:
+    builder = ObjectBuilder()
+    depth = 0
+    for event, value in events:
+        builder.event(event, value)
+        if event in OPENERS:
+            depth += 1
+        elif event in CLOSERS:
+            depth -= 1
+        if depth == 0:
+            return builder.value
+    raise ValueError("the snapshot content ended early")
+
+
+def check_document(stream: IO[bytes]) -> CheckedDocument:
     """Read the whole document once: ValueError saying why unless it is complete JSON in the baseline shape
-    (an object whose `resources` is an array of objects); else its metadata (as `read_metadata`). The stream
-    is left where it was. One pass of ijson's basic events, which cost less than its prefixed ones."""
+    (an object whose `resources` is an array of objects); else its metadata (as `read_metadata`) and resource
+    count. The stream is left where it was. One pass of ijson's basic events, which cost less than its prefixed
+    ones."""
     start = stream.tell()
     try:
         try:
-            return _metadata_from_events(iter(ijson.basic_parse(stream, use_float=True)), check=True)
+            return _scan(iter(ijson.basic_parse(stream, use_float=True)), check=True)
         except ijson.JSONError as exc:
             if not _is_overflow(exc) or not stream.seekable():
                 raise
             stream.seek(start)
-            return _metadata_from_events(iter(_PYTHON_BACKEND.basic_parse(stream, use_float=True)), check=True)
+            return _scan(iter(_PYTHON_BACKEND.basic_parse(stream, use_float=True)), check=True)
     except ijson.JSONError as exc:
         raise ValueError(f"the content is not complete JSON ({str(exc)[:200]})") from None
     finally:
@@ -84,12 +139,12 @@ def read_metadata(stream: IO[bytes]) -> dict[str, Any]:
     """Every top-level key of the content except `resources`, which is skipped without being built."""
     start = stream.tell()
     try:
-        return _metadata_from_events(iter(ijson.basic_parse(stream, use_float=True)))
+        return _scan(iter(ijson.basic_parse(stream, use_float=True))).metadata
     except ijson.JSONError as exc:
         if not _is_overflow(exc) or not stream.seekable():
             raise
     stream.seek(start)
-    return _metadata_from_events(iter(_PYTHON_BACKEND.basic_parse(stream, use_float=True)))
+    return _scan(iter(_PYTHON_BACKEND.basic_parse(stream, use_float=True))).metadata
 
 
 def _checked(index: int, item: Any) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -70,21 +71,27 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
     assert record.resource_location is not None
     async with client.download(record.resource_location) as stream:
         try:
-            metadata = check_document(stream)
+            checked = check_document(stream)
         except ValueError as exc:
             raise errors.ContentInvalid(f"{exc}; nothing of it was stored") from None
+        # The ledger row (the resources Graph extracted) is written while the resources are, and is always
+        # written before the job is marked stored: a crash in between leaves a row that the rerun rewrites.
+        month = month_of(record.completed or record.created or datetime.now(UTC))
+        ledger = asyncio.ensure_future(store.ledger.record(month, record.id, checked.resources))
+        ledger.add_done_callback(_retrieve)
         entities = resource_entities(record.id, iter_resources(stream))
-        record = await write_resources(store, record, entities)
-    # The ledger row comes first: a crash before the job is marked stored leaves a row the rerun rewrites.
-    await store.ledger.record(
-        month_of(record.completed or record.created or datetime.now(UTC)), record.id, entities.count
-    )
+        try:
+            record = await write_resources(store, record, entities)
+        except BaseException:
+            ledger.cancel()
+            raise
+        await ledger
     stored = {
         "content_state": ContentState.STORED,
         "content_error": None,
         "content_retry_at": None,
         "content_progress": None,
-        "content_metadata": metadata,
+        "content_metadata": checked.metadata,
         "resource_count": entities.count,
         "resource_type_counts": dict(sorted(entities.type_counts.items())),
         "stored": datetime.now(UTC),
@@ -98,3 +105,9 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
         if current.content_state == ContentState.STORED:
             return current  # another poller stored the same rows first
         return await store.jobs.apply(current, stored)
+
+
+def _retrieve(task: asyncio.Future[None]) -> None:
+    """A ledger write that failed while its resources' write failed too is not awaited: read its exception."""
+    if not task.cancelled():
+        task.exception()

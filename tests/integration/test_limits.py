@@ -13,8 +13,9 @@ import azure.functions as func
 import pytest
 
 from devtools.emulator_client import EmulatorControl
-from snapshot import http_api
+from snapshot import errors, http_api
 from snapshot.models import ContentState, StartSnapshotRequest
+from snapshot.store.quota_ledger import QuotaLedger
 from snapshot.usecases import poll, quota, reads
 from snapshot.usecases.start import start_snapshot
 from tests.support import use_setting
@@ -71,6 +72,38 @@ async def test_two_pollers_storing_at_once_count_each_resource_once(
     stored = await reads.get_job(job.id)
     assert stored.content_state == ContentState.STORED and stored.resource_count == 300
     assert (await quota.quota_status()).used == 300
+
+
+async def test_a_ledger_row_not_written_leaves_the_job_unstored_and_the_next_tick_repairs_it(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ledger row is written beside the resources and before the job is marked stored. Its one failure is
+    injected at the ledger's own method (Azurite cannot be made to refuse one chosen request)."""
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={"microsoft.entra.user": 250})
+    job = (
+        await start_snapshot(StartSnapshotRequest(displayName="Ledger fails", resources=["microsoft.entra.user"]))
+    ).record
+    original = QuotaLedger.record
+    calls: list[int] = []
+
+    async def record_once_failing(self: QuotaLedger, month: str, job_id: str, resources: int) -> None:
+        calls.append(resources)
+        if len(calls) == 1:
+            raise errors.StorageUnavailable("the ledger row was not written (injected)")
+        await original(self, month, job_id, resources)
+
+    monkeypatch.setattr(QuotaLedger, "record", record_once_failing)
+    first = await poll.poll()
+    assert (first.failures, first.downloaded) == (1, 0)
+    assert (await reads.get_job(job.id)).content_state != ContentState.STORED
+    assert (await quota.quota_status()).used == 0
+
+    second = await poll.poll()
+    assert (second.failures, second.downloaded) == (0, 1)
+    stored = await reads.get_job(job.id)
+    assert stored.content_state == ContentState.STORED and stored.resource_count == 250
+    assert calls == [250, 250]
+    assert (await quota.quota_status()).used == 250
 
 
 def test_month_arithmetic() -> None:

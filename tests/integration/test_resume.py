@@ -23,7 +23,7 @@ from devtools.emulator_client import EmulatorControl
 from snapshot import clients
 from snapshot.models import ContentState
 from snapshot.store import resources
-from snapshot.usecases import poll, reads
+from snapshot.usecases import poll, quota, reads
 from tests.support.inprocess import USER, assert_tables_match_graph, start_job
 
 ENTITIES = 2_000
@@ -93,6 +93,7 @@ async def test_a_tick_that_fails_at_the_150th_of_200_transactions_is_finished_by
     first = await poll.poll()
     assert first.failures == 1 and first.downloaded == 0
     assert faults.failed == resources.TRANSACTION_ATTEMPTS
+    assert (await reads.get_job(job_id)).content_state != ContentState.STORED
     marker = (await reads.get_job(job_id)).content_progress
     # Batches 1..146 had committed when the 150th was sent (at most 4 in flight); none from the 150th on.
     assert marker is not None and marker >= (FAULT_AT - resources.TRANSACTIONS_IN_FLIGHT) * PER_TRANSACTION
@@ -107,6 +108,7 @@ async def test_a_tick_that_fails_at_the_150th_of_200_transactions_is_finished_by
     assert record.content_progress is None and record.resource_count == ENTITIES
     assert record.resource_type_counts == {USER: ENTITIES}
     assert await assert_tables_match_graph(emulator) == ENTITIES
+    assert (await quota.quota_status()).used == ENTITIES  # its ledger row was written twice, counted once
 
 
 async def test_a_tick_cancelled_half_way_resumes_from_the_last_checkpoint(

@@ -115,10 +115,26 @@ def test_check_document_rejects_what_is_not_the_baseline_shape(raw: bytes, reaso
 def test_check_document_reads_the_metadata_in_the_same_pass_and_rewinds() -> None:
     raw = document(realistic_resources())
     stream = io.BytesIO(raw)
-    assert check_document(stream) == METADATA == read_metadata(io.BytesIO(raw))
+    checked = check_document(stream)
+    assert checked.metadata == METADATA == read_metadata(io.BytesIO(raw))
+    assert checked.resources == len(realistic_resources())
     assert stream.tell() == 0
-    both = b'{"resources": [], "a": {"resources": 1}, "resources": [{"x": [1, {"y": 2}]}], "n": 1000000000000000000000000000000}'
-    assert check_document(io.BytesIO(both)) == {"a": {"resources": 1}, "n": 10**30}
+    both = b'{"resources": [{}], "a": {"resources": 1}, "resources": [{"x": [1, {"y": 2}]}], "n": 1000000000000000000000000000000}'
+    checked = check_document(io.BytesIO(both))
+    assert checked.metadata == {"a": {"resources": 1}, "n": 10**30}
+    assert checked.resources == 2 == len(list(iter_resources(io.BytesIO(both))))
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"resources": []}',
+        b'{"resources": [{}, {"a": {"b": [{}, []]}}, {}], "x": [{}]}',
+        b'{"x": {}, "resources": [{}]}',
+    ],
+)
+def test_check_document_counts_what_iter_resources_yields(raw: bytes) -> None:
+    assert check_document(io.BytesIO(raw)).resources == len(list(iter_resources(io.BytesIO(raw))))
 
 
 # --- streaming ingestion ---------------------------------------------------------------------------------

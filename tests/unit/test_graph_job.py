@@ -24,7 +24,7 @@ FULL = {
     "errorDetails": ["one failed", {"code": "odd"}],
     "createdBy": {"application": {"id": "app", "displayName": "UTCM"}},
 }
-BODIES = [
+BODIES: list[dict[str, Any]] = [
     FULL,
     {"id": "a", "status": "running", "completedDateTime": "0001-01-01T00:00:00Z", "resourceLocation": ""},
     {"id": "b", "displayName": None, "description": None, "resources": None, "createdDateTime": None},
