@@ -75,13 +75,12 @@ def transaction_batches(entities: Iterable[dict[str, Any]]) -> Iterator[list[Any
 def approximate_size(entity: Mapping[str, Any]) -> int:
     size = 0
     for key, value in entity.items():
-        size += 2 * len(key) + 8
         if isinstance(value, bytes):
-            size += (len(value) + 2) // 3 * 4  # base64 in the batch body
+            size += 2 * len(key) + 8 + (len(value) + 2) // 3 * 4  # base64 in the batch body
         elif isinstance(value, str):
-            size += 2 * len(value)
+            size += 2 * (len(key) + len(value)) + 8
         else:
-            size += 16
+            size += 2 * len(key) + 24
     return size
 
 

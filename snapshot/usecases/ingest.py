@@ -78,12 +78,12 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
         # written before the job is marked stored: a crash in between leaves a row that the rerun rewrites.
         month = month_of(record.completed or record.created or datetime.now(UTC))
         ledger = asyncio.ensure_future(store.ledger.record(month, record.id, checked.resources))
-        ledger.add_done_callback(_retrieve)
         entities = resource_entities(record.id, iter_resources(stream))
         try:
             record = await write_resources(store, record, entities)
         except BaseException:
             ledger.cancel()
+            await asyncio.gather(ledger, return_exceptions=True)  # its own failure, if any, is read and dropped
             raise
         await ledger
     stored = {
@@ -106,8 +106,3 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
             return current  # another poller stored the same rows first
         return await store.jobs.apply(current, stored)
 
-
-def _retrieve(task: asyncio.Future[None]) -> None:
-    """A ledger write that failed while its resources' write failed too is not awaited: read its exception."""
-    if not task.cancelled():
-        task.exception()

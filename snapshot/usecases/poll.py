@@ -7,6 +7,7 @@ one job never stops the tick for the others; throttling ends the tick's Graph wo
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -83,14 +84,19 @@ async def poll() -> TickReport:
 
 
 async def _reconcile(client: UtcmClient, store: Store, report: TickReport) -> list[JobRecord]:
+    stored_jobs = asyncio.ensure_future(store.jobs.all())  # read while Graph answers: neither waits for the other
     try:
         graph_jobs = await client.list_jobs()
-    except (errors.GraphThrottled, errors.GraphUnavailable) as exc:
+    except BaseException as exc:
+        stored_jobs.cancel()
+        await asyncio.gather(stored_jobs, return_exceptions=True)  # its own failure, if any, is read and dropped
+        if not isinstance(exc, (errors.GraphThrottled, errors.GraphUnavailable)):
+            raise
         report.throttled = True
         log.warning("job list failed, tick ends: %s (retry after %ss)", exc.detail, exc.retry_after)
         return []
     report.seen = len(graph_jobs)
-    records = {record.id: record for record in await store.jobs.all()}
+    records = {record.id: record for record in await stored_jobs}
     result: list[JobRecord] = []
     for job in graph_jobs:
         record = records.pop(job.id, None)
