@@ -105,4 +105,3 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
         if current.content_state == ContentState.STORED:
             return current  # another poller stored the same rows first
         return await store.jobs.apply(current, stored)
-

@@ -1,7 +1,9 @@
-"""Start-up cost: what `import function_app` loads, and when the Table clients honour proxy/netrc settings."""
+"""Start-up cost: what `import function_app` loads, when the Table clients honour proxy/netrc settings, and
+that the first process-wide client freezes the start-up heap out of the garbage collector's scans."""
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
@@ -10,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from snapshot.settings import get_settings
+from snapshot.clients import ProcessWide
+from snapshot.settings import Settings, get_settings
 from snapshot.store.tables import Tables, uses_network_settings
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -78,4 +81,33 @@ async def test_the_table_clients_follow_the_decision(monkeypatch: pytest.MonkeyP
     finally:
         await quiet.close()
         await proxied.close()
+        get_settings.cache_clear()
+
+
+class _Client:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    async def close(self) -> None:
+        return None
+
+
+def test_the_first_process_wide_client_of_a_kind_freezes_what_the_process_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("AzureWebJobsStorage", "UseDevelopmentStorage=true")
+    get_settings.cache_clear()
+    gc.unfreeze()
+    try:
+        assert gc.get_freeze_count() == 0
+        kind = ProcessWide(_Client)
+        kind.get(get_settings())
+        frozen = gc.get_freeze_count()
+        assert frozen > 0  # moved out of the collector's scans
+        monkeypatch.setenv("SNAPSHOT_TABLE_PREFIX", "Other")
+        get_settings.cache_clear()
+        kind.get(get_settings())  # a rebuilt client (new settings) does not freeze again
+        assert gc.get_freeze_count() <= frozen  # (frozen objects freed since are no longer counted)
+    finally:
+        gc.unfreeze()
         get_settings.cache_clear()
