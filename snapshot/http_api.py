@@ -13,6 +13,7 @@ from snapshot.http_support import (
     api_base,
     diff_url,
     handled,
+    job_response,
     job_url,
     jobs_url,
     json_response,
@@ -60,10 +61,8 @@ async def start_snapshot(req: func.HttpRequest) -> func.HttpResponse:
 async def get_snapshot(req: func.HttpRequest) -> func.HttpResponse:
     """Logic Apps' async pattern: 202 until stored (200); 424 when there is no content to wait for."""
     record = await reads.get_job(req.route_params["id"])
-    if record.lifecycle == Lifecycle.RUNNING:
-        return accepted(req, record)
-    status = 200 if record.lifecycle == Lifecycle.STORED else 424
-    return json_response(job_view(record, job_url(req, record.id)), status)
+    status = {Lifecycle.RUNNING: 202, Lifecycle.STORED: 200}.get(record.lifecycle, 424)
+    return job_response(req, record, status, read_from_row=True)
 
 
 @bp.function_name("list_snapshots")

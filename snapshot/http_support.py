@@ -9,6 +9,7 @@ import functools
 import json
 import logging
 import re
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -28,6 +29,7 @@ MAX_BODY_BYTES = 64 * 1024
 # this project plus the title's slug, e.g. urn:tenant-snapshot:problem:not-found. Nothing to dereference.
 PROBLEM_TYPE_PREFIX = "urn:tenant-snapshot:problem:"
 ROUTE_PREFIX = "/api"
+RENDERED_JOBS_KEPT = 512  # job views of a few KB each; Graph runs at most 12 jobs at once
 
 Handler = Callable[[func.HttpRequest], Awaitable[func.HttpResponse]]
 
@@ -155,10 +157,48 @@ def monitor_url(req: func.HttpRequest, monitor_id: str) -> str:
     return f"{url}?code={quote(code, safe='')}" if code else url
 
 
-def accepted(req: func.HttpRequest, record: JobRecord) -> func.HttpResponse:
+class RenderedJobs:
+    """JSON bodies of job views by (job id, ETag, URL), the most recently used kept: a job polled again while
+    its row is unchanged is not rendered again. Only for records read from their row: the ETag names the row's
+    version (Table Storage changes it on every write), and the view depends on nothing but the row and URL."""
+
+    def __init__(self, size: int = RENDERED_JOBS_KEPT) -> None:
+        self._size = size
+        self._bodies: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+
+    def body(self, record: JobRecord, url: str) -> str:
+        if not record.etag:
+            return render_job(record, url)
+        key = (record.id, record.etag, url)
+        body = self._bodies.get(key)
+        if body is None:
+            body = self._bodies[key] = render_job(record, url)
+            if len(self._bodies) > self._size:
+                self._bodies.popitem(last=False)
+        else:
+            self._bodies.move_to_end(key)
+        return body
+
+
+def render_job(record: JobRecord, url: str) -> str:
+    return job_view(record, url).model_dump_json(by_alias=True)
+
+
+RENDERED_JOBS = RenderedJobs()
+
+
+def job_response(
+    req: func.HttpRequest, record: JobRecord, status: int, *, read_from_row: bool = False
+) -> func.HttpResponse:
+    """The job view; a 202 also says where to poll and when (Location, Retry-After)."""
     url = job_url(req, record.id)
-    headers = {"Location": url, "Retry-After": str(get_settings().retry_after_seconds)}
-    return json_response(job_view(record, url), 202, headers)
+    body = RENDERED_JOBS.body(record, url) if read_from_row else render_job(record, url)
+    headers = {"Location": url, "Retry-After": str(get_settings().retry_after_seconds)} if status == 202 else {}
+    return func.HttpResponse(body, status_code=status, headers=headers, mimetype="application/json")
+
+
+def accepted(req: func.HttpRequest, record: JobRecord) -> func.HttpResponse:
+    return job_response(req, record, 202)
 
 
 def page_response(req: func.HttpRequest, items: list[Any], token: str | None) -> func.HttpResponse:

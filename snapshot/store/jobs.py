@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import typing
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from enum import Enum
@@ -28,6 +29,7 @@ from snapshot.store.tables import ConcurrencyConflict, Tables, is_table_key, rea
 JOBS_PARTITION = "job"
 LISTING_PREFIX = "~"
 MAX_TICKS = 10**17
+PARSED_RECORDS_KEPT = 512  # a few KB each; Graph runs at most 12 jobs at once, so polled jobs all fit
 
 # JobRecord field -> column, where the column is not the field's PascalCase name.
 COLUMN_NAMES = {
@@ -90,10 +92,35 @@ def record_from_entity(entity: Mapping[str, Any]) -> JobRecord:
     return JobRecord.model_validate({**values, "etag": metadata.get("etag")})
 
 
+class ParsedRecords:
+    """Records already parsed, by (RowKey, ETag), the most recently used kept: a row read again unchanged (a
+    Logic App polling its job) is not decoded and validated again. Table Storage gives a row a new ETag on
+    every write, so an entry is never stale; each caller gets its own copy of the record."""
+
+    def __init__(self, size: int = PARSED_RECORDS_KEPT) -> None:
+        self._size = size
+        self._records: OrderedDict[tuple[str, str], JobRecord] = OrderedDict()
+
+    def record(self, entity: Mapping[str, Any]) -> JobRecord:
+        etag = (getattr(entity, "metadata", None) or {}).get("etag")
+        if not etag:
+            return record_from_entity(entity)
+        key = (str(entity.get("RowKey")), str(etag))
+        record = self._records.get(key)
+        if record is None:
+            record = self._records[key] = record_from_entity(entity)
+            if len(self._records) > self._size:
+                self._records.popitem(last=False)
+        else:
+            self._records.move_to_end(key)
+        return record.model_copy()
+
+
 class JobTable:
     def __init__(self, tables: Tables, name: str) -> None:
         self._tables = tables
         self._name = name
+        self._parsed = ParsedRecords()
 
     async def get(self, job_id: str) -> JobRecord | None:
         if not is_table_key(job_id) or job_id.startswith(LISTING_PREFIX):  # listing rows share the partition
@@ -104,7 +131,7 @@ class JobTable:
                 entity = await table.get_entity(JOBS_PARTITION, job_id)
             except ResourceNotFoundError:
                 return None
-        return record_from_entity(entity)
+        return self._parsed.record(entity)
 
     async def insert(self, record: JobRecord) -> JobRecord:
         """Write a new job (record + listing row); ConcurrencyConflict if the id is already there."""
@@ -162,7 +189,7 @@ class JobTable:
         query = "PartitionKey eq @partition and RowKey lt @listing"
         parameters = {"partition": JOBS_PARTITION, "listing": LISTING_PREFIX}
         with storage_errors():
-            return [record_from_entity(e) async for e in table.query_entities(query, parameters=parameters)]
+            return [self._parsed.record(e) async for e in table.query_entities(query, parameters=parameters)]
 
     async def older(self, record: JobRecord) -> AsyncIterator[JobRecord]:
         """The jobs listed after `record` (created before it, or at the same time with a greater id), newest first."""
@@ -171,7 +198,7 @@ class JobTable:
         parameters = {"partition": JOBS_PARTITION, "after": listing_key(record)}
         with storage_errors():
             async for entity in table.query_entities(query, parameters=parameters):
-                yield record_from_entity(entity)
+                yield self._parsed.record(entity)
 
     async def page(self, status: str | None, top: int, continuation: str | None) -> tuple[list[JobRecord], str | None]:
         """One page of jobs, newest first (the listing rows), optionally of one status."""
@@ -182,4 +209,4 @@ class JobTable:
             query += " and Status eq @status"
             parameters["status"] = status
         page = await read_page(table, query, parameters, top, continuation)
-        return [record_from_entity(e) for e in page.items], page.continuation
+        return [self._parsed.record(e) for e in page.items], page.continuation
