@@ -108,6 +108,7 @@ class ResourceTable:
                     settled += await _settle(in_flight, progress)
                 index = progress.started(len(batch))
                 in_flight[asyncio.ensure_future(self._submit_retrying(table, batch))] = index
+                await asyncio.sleep(0)  # it is encoded and sent now: Table Storage starts on it while the next is built
                 if checkpoint is not None and settled >= CHECKPOINT_TRANSACTIONS:
                     settled = 0
                     await checkpoint(progress.committed)
