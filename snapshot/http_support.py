@@ -9,7 +9,6 @@ import functools
 import json
 import logging
 import re
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlsplit
@@ -19,6 +18,7 @@ from pydantic import BaseModel
 
 from snapshot import errors
 from snapshot.models import JobRecord
+from snapshot.recent import Recent
 from snapshot.settings import SettingsError, get_settings
 from snapshot.views import job_view
 
@@ -163,21 +163,12 @@ class RenderedJobs:
     version (Table Storage changes it on every write), and the view depends on nothing but the row and URL."""
 
     def __init__(self, size: int = RENDERED_JOBS_KEPT) -> None:
-        self._size = size
-        self._bodies: OrderedDict[tuple[str, str, str], str] = OrderedDict()
+        self._bodies: Recent[tuple[str, str, str], str] = Recent(size)
 
     def body(self, record: JobRecord, url: str) -> str:
         if not record.etag:
             return render_job(record, url)
-        key = (record.id, record.etag, url)
-        body = self._bodies.get(key)
-        if body is None:
-            body = self._bodies[key] = render_job(record, url)
-            if len(self._bodies) > self._size:
-                self._bodies.popitem(last=False)
-        else:
-            self._bodies.move_to_end(key)
-        return body
+        return self._bodies.get_or_make((record.id, record.etag, url), lambda: render_job(record, url))
 
 
 def render_job(record: JobRecord, url: str) -> str:

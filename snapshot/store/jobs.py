@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import json
 import typing
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from datetime import UTC, datetime
 from enum import Enum
@@ -24,6 +23,7 @@ from pydantic import BaseModel
 
 from snapshot import errors
 from snapshot.models import JobRecord
+from snapshot.recent import Recent
 from snapshot.store.tables import ConcurrencyConflict, Tables, is_table_key, read_page, storage_errors
 
 JOBS_PARTITION = "job"
@@ -98,22 +98,14 @@ class ParsedRecords:
     every write, so an entry is never stale; each caller gets its own copy of the record."""
 
     def __init__(self, size: int = PARSED_RECORDS_KEPT) -> None:
-        self._size = size
-        self._records: OrderedDict[tuple[str, str], JobRecord] = OrderedDict()
+        self._records: Recent[tuple[str, str], JobRecord] = Recent(size)
 
     def record(self, entity: Mapping[str, Any]) -> JobRecord:
         etag = (getattr(entity, "metadata", None) or {}).get("etag")
         if not etag:
             return record_from_entity(entity)
         key = (str(entity.get("RowKey")), str(etag))
-        record = self._records.get(key)
-        if record is None:
-            record = self._records[key] = record_from_entity(entity)
-            if len(self._records) > self._size:
-                self._records.popitem(last=False)
-        else:
-            self._records.move_to_end(key)
-        return record.model_copy()
+        return self._records.get_or_make(key, lambda: record_from_entity(entity)).model_copy()
 
 
 class JobTable:

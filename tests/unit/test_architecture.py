@@ -27,6 +27,7 @@ LAYERS = {
     "snapshot.callbacks.policy": 1,
     "snapshot.baseline": 1,
     "snapshot.monitoring": 1,
+    "snapshot.recent": 1,
     "snapshot.callbacks": 2,  # the package and delivery: I/O
     "snapshot.graph": 2,
     "snapshot.monitor_graph": 2,

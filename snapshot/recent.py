@@ -1,0 +1,28 @@
+"""A bounded map that keeps the most recently used values: what the read caches of job rows and views need."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+from typing import Generic, TypeVar
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class Recent(Generic[K, V]):
+    """At most `size` values; the least recently used one goes first. Not thread-safe: one event loop's."""
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._values: OrderedDict[K, V] = OrderedDict()
+
+    def get_or_make(self, key: K, make: Callable[[], V]) -> V:
+        value = self._values.get(key)
+        if value is None:
+            value = self._values[key] = make()
+            if len(self._values) > self._size:
+                self._values.popitem(last=False)
+        else:
+            self._values.move_to_end(key)
+        return value
