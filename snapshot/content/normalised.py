@@ -56,7 +56,7 @@ def normalise(resource: Mapping[str, Any]) -> NormalisedResource:
     annotations: dict[str, Any] = {}
     if isinstance(properties, dict):
         for key in sorted(properties):
-            (annotations if "@" in key else values)[key] = properties[key]  # is_annotation, inlined: a hot loop
+            (annotations if is_annotation(key) else values)[key] = properties[key]
     elif "properties" in resource:
         extra["properties"] = properties
 
