@@ -129,9 +129,10 @@ class CallbackState(BaseModel):
 
 
 class JobRecord(BaseModel):
-    """What the jobs table keeps about one Graph snapshot job."""
+    """What the jobs table keeps about one Graph snapshot job. Immutable: a change is a `model_copy(update=...)`,
+    so a record read once can be handed to every reader of the same row version."""
 
-    model_config = ConfigDict(populate_by_name=True)
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
 
     id: str
     display_name: str

@@ -95,7 +95,7 @@ def record_from_entity(entity: Mapping[str, Any]) -> JobRecord:
 class ParsedRecords:
     """Records already parsed, by (RowKey, ETag), the most recently used kept: a row read again unchanged (a
     Logic App polling its job) is not decoded and validated again. Table Storage gives a row a new ETag on
-    every write, so an entry is never stale; each caller gets its own copy of the record."""
+    every write, so an entry is never stale; records are immutable, so every reader can share one."""
 
     def __init__(self, size: int = PARSED_RECORDS_KEPT) -> None:
         self._records: Recent[tuple[str, str], JobRecord] = Recent(size)
@@ -105,7 +105,7 @@ class ParsedRecords:
         if not etag:
             return record_from_entity(entity)
         key = (str(entity.get("RowKey")), str(etag))
-        return self._records.get_or_make(key, lambda: record_from_entity(entity)).model_copy()
+        return self._records.get_or_make(key, lambda: record_from_entity(entity))
 
 
 class JobTable:

@@ -65,10 +65,13 @@ async def _start(
         raise
     resolution = request.resolution()
     job, skipped = await _create_in_graph(store, request, resolution.names, claim)
-    record = _new_record(job, request, claim, jobs_url)
-    record.warnings = resolution.warnings
-    record.resource_expansion = resolution.expansion
-    record.skipped_resources = skipped
+    record = _new_record(job, request, claim, jobs_url).model_copy(
+        update={
+            "warnings": resolution.warnings,
+            "resource_expansion": resolution.expansion,
+            "skipped_resources": skipped,
+        }
+    )
     return await _record(store, record)
 
 
@@ -92,12 +95,12 @@ async def _job_of_key(
 def _new_record(
     job: GraphJob, request: StartSnapshotRequest, claim: IdempotencyClaim | None, jobs_url: str | None
 ) -> JobRecord:
-    record = record_from_graph(job, "api", claim.key if claim else None)
+    update: dict[str, object] = {}
     if jobs_url:
-        record.job_url = f"{jobs_url}/{quote(job.id, safe='')}"
+        update["job_url"] = f"{jobs_url}/{quote(job.id, safe='')}"
     if request.callbackUrl:
-        record.callback = CallbackState.create(request.callbackUrl)
-    return record
+        update["callback"] = CallbackState.create(request.callbackUrl)
+    return record_from_graph(job, "api", claim.key if claim else None).model_copy(update=update)
 
 
 async def _record(store: Store, record: JobRecord) -> JobRecord:

@@ -8,6 +8,7 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from pydantic import ValidationError
 
 from snapshot import http_support
 from snapshot.http_support import RenderedJobs, job_response
@@ -50,10 +51,11 @@ def parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_an_unchanged_row_is_parsed_once_and_each_reader_gets_its_own_copy(parses: list[str]) -> None:
+def test_an_unchanged_row_is_parsed_once_and_its_record_cannot_be_changed_by_a_reader(parses: list[str]) -> None:
     parsed = ParsedRecords()
     first = parsed.record(row(RECORD, "W/1"))
-    first.display_name = "changed by a caller"
+    with pytest.raises(ValidationError):
+        first.display_name = "changed by a caller"  # type: ignore[misc]
     second = parsed.record(row(RECORD, "W/1"))
     assert parses == ["W/1"]
     assert second.display_name == "Weekly baseline" and second.etag == "W/1"
