@@ -11,7 +11,7 @@ from msgraph import GraphRequestAdapter, GraphServiceClient
 
 from devtools import services
 from devtools.emulator_client import EmulatorControl
-from tests.devtools.emulator_graph import GRAPH_SCOPE, LEAKY_ENV, Graph
+from tests.devtools.emulator_graph import GRAPH_SCOPE, Graph
 
 
 @pytest.fixture
@@ -19,7 +19,7 @@ def graph_env(
     monkeypatch: pytest.MonkeyPatch, emulator: EmulatorControl, emulator_service: services.Service
 ) -> dict[str, str]:
     """What stack_env sets for Graph and the identity, without needing Azurite."""
-    for name in LEAKY_ENV:
+    for name in services.LEAKY_ENV:
         monkeypatch.delenv(name, raising=False)
     env = services.emulator_env(emulator_service.port)
     for name, value in env.items():

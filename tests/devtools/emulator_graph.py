@@ -34,23 +34,15 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph.generated.models.snapshot_job_status import SnapshotJobStatus
 
 from devtools.emulator_client import EmulatorControl
+from snapshot.graph import CREATE_SNAPSHOT_PATH, ERROR_MAPPING, JOB_FIELDS, PREFER_ALL_ENUM_MEMBERS
+from snapshot.settings import Settings
 
-GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-ERRORS: dict[str, Any] = {"XXX": ODataError}
-CREATE = "{+baseurl}/admin/configurationManagement/configurationSnapshots/createSnapshot"
+# The Graph facts the app relies on, from the module that owns them (snapshot/graph.py).
+GRAPH_SCOPE = Settings.model_fields["graph_scope"].default
 JOBS = "/admin/configurationManagement/configurationSnapshotJobs"
-PREFER = "include-unknown-enum-members"
-ALL_SELECT = [
-    "id", "displayName", "description", "status", "tenantId", "createdDateTime", "completedDateTime",
-    "resources", "resourceLocation", "errorDetails", "createdBy",
-]  # fmt: skip
 CA = "microsoft.entra.conditionalAccessPolicy"
 TEAMS = "microsoft.teams.meetingPolicy"
 GRAPH_DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{7}Z$")
-LEAKY_ENV = (
-    "AZURE_CLIENT_SECRET", "AZURE_FEDERATED_TOKEN_FILE", "AZURE_TENANT_ID", "AZURE_CLIENT_ID",
-    "MSI_ENDPOINT", "MSI_SECRET", "IMDS_ENDPOINT", "IDENTITY_SERVER_THUMBPRINT",
-)  # fmt: skip
 
 
 @dataclass
@@ -73,13 +65,13 @@ class Graph:
             return await http.request(method, url, headers=headers, **kwargs)
 
     async def create(self, name: str, resources: list[str], description: str | None = None) -> ConfigurationSnapshotJob:
-        ri = RequestInformation(Method.POST, CREATE, {})
+        ri = RequestInformation(Method.POST, CREATE_SNAPSHOT_PATH, {})
         ri.headers.try_add("Accept", "application/json")
         body: dict[str, Any] = {"displayName": name, "resources": resources}
         if description is not None:
             body["description"] = description
         ri.set_stream_content(json.dumps(body).encode("utf-8"), "application/json")
-        job = await self.adapter.send_async(ri, ConfigurationSnapshotJob, ERRORS)
+        job = await self.adapter.send_async(ri, ConfigurationSnapshotJob, ERROR_MAPPING)
         assert isinstance(job, ConfigurationSnapshotJob)
         return job
 
@@ -93,7 +85,7 @@ class Graph:
         )
         config = RequestConfiguration(query_parameters=params)
         if prefer:
-            config.headers.add("Prefer", PREFER)
+            config.headers.add("Prefer", PREFER_ALL_ENUM_MEMBERS)
         assert job_id is not None
         builder = self.client.admin.configuration_management.configuration_snapshot_jobs
         job = await builder.by_configuration_snapshot_job_id(job_id).get(request_configuration=config)
@@ -106,7 +98,7 @@ class Graph:
         )
         config = RequestConfiguration(query_parameters=params)
         if prefer:
-            config.headers.add("Prefer", PREFER)
+            config.headers.add("Prefer", PREFER_ALL_ENUM_MEMBERS)
         page = await self.client.admin.configuration_management.configuration_snapshot_jobs.get(
             request_configuration=config
         )
@@ -120,7 +112,7 @@ class Graph:
         builder = self.client.admin.configuration_management.configuration_snapshot_jobs
         while page.odata_next_link:
             config = RequestConfiguration[Any]()
-            config.headers.add("Prefer", PREFER)
+            config.headers.add("Prefer", PREFER_ALL_ENUM_MEMBERS)
             next_page = await builder.with_url(page.odata_next_link).get(request_configuration=config)
             assert next_page is not None
             page, pages = next_page, pages + 1
@@ -136,14 +128,14 @@ class Graph:
         ri = RequestInformation(Method.GET, None, {})
         ri.url = url
         ri.headers.try_add("Accept", "application/json")
-        data = await self.adapter.send_primitive_async(ri, "bytes", ERRORS)
+        data = await self.adapter.send_primitive_async(ri, "bytes", ERROR_MAPPING)
         assert isinstance(data, bytes)
         return data
 
     async def finished(self, job_id: str | None, within: float = 5.0) -> ConfigurationSnapshotJob:
         deadline = time.monotonic() + within
         while True:
-            job = await self.get(job_id, select=ALL_SELECT)
+            job = await self.get(job_id, select=JOB_FIELDS)
             if job.status in (
                 SnapshotJobStatus.Succeeded,
                 SnapshotJobStatus.Failed,

@@ -14,7 +14,8 @@ from msgraph.generated.models.snapshot_job_status import SnapshotJobStatus
 
 from devtools import services
 from devtools.emulator_client import EmulatorControl
-from tests.devtools.emulator_graph import ALL_SELECT, CA, Graph, fast, odata_error, snapshot_id_of
+from snapshot.graph import JOB_FIELDS
+from tests.devtools.emulator_graph import CA, Graph, fast, odata_error, snapshot_id_of
 
 
 async def test_jobs_created_directly_follow_the_same_rules(graph: Graph, emulator: EmulatorControl) -> None:
@@ -33,7 +34,7 @@ async def test_jobs_created_directly_follow_the_same_rules(graph: Graph, emulato
         description="from last week",
         createdDateTime="2026-01-02T03:04:05.1234567Z",
     )
-    fetched = await graph.get(old["id"], select=ALL_SELECT)
+    fetched = await graph.get(old["id"], select=JOB_FIELDS)
     assert fetched.status == SnapshotJobStatus.Succeeded  # long past its duration
     assert fetched.created_date_time is not None and fetched.created_date_time.year == 2026
     assert fetched.description == "from last week"

@@ -15,7 +15,8 @@ from msgraph.generated.models.snapshot_job_status import SnapshotJobStatus
 
 from devtools.emulator.graph import MAX_JOBS_MESSAGE
 from devtools.emulator_client import EmulatorControl
-from tests.devtools.emulator_graph import ALL_SELECT, CA, GRAPH_DATETIME, JOBS, PREFER, TEAMS, Graph, fast, odata_error
+from snapshot.graph import JOB_FIELDS, PREFER_ALL_ENUM_MEMBERS
+from tests.devtools.emulator_graph import CA, GRAPH_DATETIME, JOBS, TEAMS, Graph, fast, odata_error
 
 # --- createSnapshot ----------------------------------------------------------------------------------------
 
@@ -146,7 +147,7 @@ async def test_select_only_fields_appear_only_when_selected(graph: Graph, emulat
     created = await graph.create("Select only fields", [CA, TEAMS])
     await graph.finished(created.id)
 
-    plain = (await graph.raw("GET", f"{JOBS}/{created.id}", headers={"Prefer": PREFER})).json()
+    plain = (await graph.raw("GET", f"{JOBS}/{created.id}", headers={"Prefer": PREFER_ALL_ENUM_MEMBERS})).json()
     assert set(plain) == {
         "@odata.context", "@microsoft.graph.tips", "id", "displayName", "description", "status", "tenantId",
         "createdDateTime", "completedDateTime",
@@ -159,11 +160,11 @@ async def test_select_only_fields_appear_only_when_selected(graph: Graph, emulat
     assert job.resources is None and job.resource_location is None and job.error_details is None
     assert job.created_by is None
     assert "@microsoft.graph.tips" in job.additional_data
-    full = await graph.get(created.id, select=ALL_SELECT)
+    full = await graph.get(created.id, select=JOB_FIELDS)
     assert full.resources == [CA, TEAMS] and full.resource_location and full.error_details and full.created_by
     listed = (await graph.page()).value or []
     assert listed[0].resources is None and listed[0].error_details is None
-    listed_full = (await graph.page(select=ALL_SELECT)).value or []
+    listed_full = (await graph.page(select=JOB_FIELDS)).value or []
     assert listed_full[0].error_details == full.error_details
 
 
@@ -180,11 +181,11 @@ async def test_partially_successful_only_with_the_prefer_header(graph: Graph, em
     assert [j.status for j in (await graph.page(prefer=False)).value or []] == [SnapshotJobStatus.UnknownFutureValue]
 
     without = await graph.raw("GET", f"{JOBS}/{created.id}")
-    with_prefer = await graph.raw("GET", f"{JOBS}/{created.id}", headers={"Prefer": PREFER})
+    with_prefer = await graph.raw("GET", f"{JOBS}/{created.id}", headers={"Prefer": PREFER_ALL_ENUM_MEMBERS})
     assert without.json()["status"] == "unknownFutureValue" and "Preference-Applied" not in without.headers
     assert with_prefer.json()["status"] == "partiallySuccessful"
-    assert with_prefer.headers["Preference-Applied"] == PREFER
-    assert [r["prefer"] for r in emulator.requests() if r["op"] == "get"][-2:] == [None, PREFER]
+    assert with_prefer.headers["Preference-Applied"] == PREFER_ALL_ENUM_MEMBERS
+    assert [r["prefer"] for r in emulator.requests() if r["op"] == "get"][-2:] == [None, PREFER_ALL_ENUM_MEMBERS]
 
 
 async def test_unknown_ids_are_404(graph: Graph) -> None:
@@ -278,7 +279,7 @@ async def test_jobs_progress_over_time(graph: Graph, emulator: EmulatorControl) 
             break
         await asyncio.sleep(0.05)
     assert seen == ["notStarted", "running", "succeeded"]
-    done = await graph.get(job_id, select=ALL_SELECT)  # and Graph's view through the SDK agrees
+    done = await graph.get(job_id, select=JOB_FIELDS)  # and Graph's view through the SDK agrees
     assert done.status == SnapshotJobStatus.Succeeded
     assert done.completed_date_time is not None and done.created_date_time is not None
     assert done.completed_date_time > done.created_date_time
