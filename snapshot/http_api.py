@@ -18,7 +18,6 @@ from snapshot.http_support import (
     jobs_url,
     json_response,
     monitor_url,
-    next_link,
     page_response,
     paging,
     read_json_body,
@@ -71,7 +70,7 @@ async def get_snapshot(req: func.HttpRequest) -> func.HttpResponse:
 async def list_snapshots(req: func.HttpRequest) -> func.HttpResponse:
     records, token = await reads.list_jobs(req.params.get("status"), *paging(req))
     views = [job_view(record, job_url(req, record.id)).model_dump(mode="json", by_alias=True) for record in records]
-    return json_response({"value": views, "continuationToken": token, "nextLink": next_link(req, token)})
+    return page_response(req, views, token)
 
 
 @bp.function_name("list_snapshot_resources")

@@ -24,11 +24,17 @@ from pydantic import BaseModel
 from snapshot import errors
 from snapshot.models import JobRecord
 from snapshot.recent import Recent
-from snapshot.store.tables import ConcurrencyConflict, Tables, is_table_key, read_page, storage_errors
+from snapshot.store.tables import (
+    ConcurrencyConflict,
+    Tables,
+    is_table_key,
+    newest_first_key,
+    read_page,
+    storage_errors,
+)
 
 JOBS_PARTITION = "job"
 LISTING_PREFIX = "~"
-MAX_TICKS = 10**17
 PARSED_RECORDS_KEPT = 512  # a few KB each; Graph runs at most 12 jobs at once, so polled jobs all fit
 
 # JobRecord field -> column, where the column is not the field's PascalCase name.
@@ -60,9 +66,7 @@ JSON_FIELDS = frozenset(name for name in FIELDS if _is_json(JobRecord.model_fiel
 
 
 def listing_key(record: JobRecord) -> str:
-    created = record.created or datetime.now(UTC)
-    ticks = int(created.timestamp() * 1_000_000)
-    return f"{LISTING_PREFIX}{MAX_TICKS - ticks:017d}_{record.id}"
+    return LISTING_PREFIX + newest_first_key(record.created or datetime.now(UTC), record.id)
 
 
 def job_entity(record: JobRecord, row_key: str) -> dict[str, Any]:

@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
-from azure.data.tables import UpdateMode
 from azure.data.tables.aio import TableClient
 from pydantic import BaseModel
 
+from snapshot.store.resources import transaction_batches
 from snapshot.store.tables import Tables, storage_errors
 
 RECORD_COLUMN = "Record"
-TRANSACTION_MAX_ENTITIES = 100
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -40,14 +39,11 @@ def record_of(model: type[M], entity: Mapping[str, Any]) -> M:
 
 
 async def upsert_all(table: TableClient, entities: list[dict[str, Any]]) -> None:
-    """Upsert in entity-group transactions (one partition, at most 100 entities each)."""
+    """Upsert in entity-group transactions (one partition each, under the limits of `transaction_batches`)."""
     by_partition: dict[str, list[dict[str, Any]]] = {}
     for entity in entities:
         by_partition.setdefault(entity["PartitionKey"], []).append(entity)
     for group in by_partition.values():
-        for start in range(0, len(group), TRANSACTION_MAX_ENTITIES):
-            batch = [
-                ("upsert", e, {"mode": UpdateMode.REPLACE}) for e in group[start : start + TRANSACTION_MAX_ENTITIES]
-            ]
+        for batch in transaction_batches(group):
             with storage_errors():
                 await table.submit_transaction(batch)

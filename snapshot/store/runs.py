@@ -7,14 +7,11 @@ from datetime import UTC, datetime
 
 from snapshot.monitoring import RunRecord
 from snapshot.store.records import RecordTable, record_entity, record_of, upsert_all
-from snapshot.store.tables import read_page
-
-MAX_TICKS = 10**17
+from snapshot.store.tables import newest_first_key, read_page
 
 
 def run_key(record: RunRecord) -> str:
-    started = record.initiated or datetime(1970, 1, 1, tzinfo=UTC)
-    return f"{MAX_TICKS - int(started.timestamp() * 1_000_000):017d}_{record.id}"
+    return newest_first_key(record.initiated or datetime(1970, 1, 1, tzinfo=UTC), record.id)
 
 
 class RunTable(RecordTable):

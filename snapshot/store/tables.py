@@ -20,6 +20,7 @@ import os
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -41,6 +42,14 @@ if TYPE_CHECKING:  # imported where used: a connection string (local, tests) nev
 
 STORAGE_RETRY_AFTER_SECONDS = 5
 FORBIDDEN_KEY_CHARACTERS = re.compile(r"[/\\#?\x00-\x1f\x7f-\x9f]")
+
+
+MAX_TICKS = 10**17
+
+
+def newest_first_key(moment: datetime, row_id: str) -> str:
+    """`<inverted microseconds since the epoch, 17 digits>_<id>`: RowKeys that sort newest first."""
+    return f"{MAX_TICKS - int(moment.timestamp() * 1_000_000):017d}_{row_id}"
 
 
 class ConcurrencyConflict(Exception):
