@@ -43,9 +43,7 @@ def suggestions(name: str, limit: int = 3) -> list[str]:
 
 def unknown_type_message(name: str) -> str:
     """`'x' is not a known resource type`, with the closest known names when there are any."""
-    hint = suggestions(name)
-    tail = f"; did you mean {', '.join(repr(h) for h in hint)}?" if hint else ""
-    return f"{name!r} is not a known resource type{tail}"
+    return f"{name!r} is not a known resource type{_hint(name)}"
 
 
 def workload(name: str) -> str:

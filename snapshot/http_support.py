@@ -133,13 +133,16 @@ def api_base(req: func.HttpRequest) -> str:
 
 def jobs_url(req: func.HttpRequest) -> str:
     """Absolute URL of the snapshots collection, without any key."""
-    parts = urlsplit(req.url)
-    return f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}/snapshots"
+    return f"{api_base(req)}/snapshots"
 
 
 def job_url(req: func.HttpRequest, job_id: str) -> str:
     """Absolute URL of the job, keeping the caller's `code` so Logic Apps can poll it with no other auth."""
-    url = f"{jobs_url(req)}/{quote(job_id, safe='')}"
+    return _with_code(req, f"{jobs_url(req)}/{quote(job_id, safe='')}")
+
+
+def _with_code(req: func.HttpRequest, url: str) -> str:
+    """`url` with the caller's function key (`code`), if the request had one."""
     code = req.params.get("code")
     return f"{url}?code={quote(code, safe='')}" if code else url
 
@@ -151,10 +154,7 @@ def diff_url(req: func.HttpRequest, job_id: str, against: str) -> str:
 
 def monitor_url(req: func.HttpRequest, monitor_id: str) -> str:
     """Absolute URL of a monitor, keeping the caller's `code` like `job_url`."""
-    parts = urlsplit(req.url)
-    url = f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}/monitors/{quote(monitor_id, safe='')}"
-    code = req.params.get("code")
-    return f"{url}?code={quote(code, safe='')}" if code else url
+    return _with_code(req, f"{api_base(req)}/monitors/{quote(monitor_id, safe='')}")
 
 
 class RenderedJobs:

@@ -6,6 +6,7 @@ limits the HTTP contract states (paging, Idempotency-Key length).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -250,8 +251,10 @@ class StartSnapshotRequest(BaseModel):
             )
         return [catalogue.canonical(name) or name.strip() for name in names]
 
+    @functools.cached_property
     def resolution(self) -> catalogue.Resolution:
-        """The names sent to Graph (documented spelling, wildcards expanded), with warnings and the expansion."""
+        """The names sent to Graph (documented spelling, wildcards expanded), with warnings and the expansion;
+        resolved once per request (the fingerprint and the start both need it)."""
         return catalogue.resolve(self.resources)
 
     def fingerprint(self) -> str:
@@ -259,7 +262,7 @@ class StartSnapshotRequest(BaseModel):
         body: dict[str, Any] = {
             "displayName": self.displayName,
             "description": self.description or "",
-            "resources": self.resolution().names,
+            "resources": self.resolution.names,
             "callbackUrl": self.callbackUrl or "",
         }
         if self.skipUnsupported:  # only when set, so earlier requests' fingerprints stay the same

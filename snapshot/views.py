@@ -117,7 +117,8 @@ def job_view(record: JobRecord, job_url: str) -> JobView:
     """`job_url` is the absolute URL of the job (with the caller's `code` kept, if any)."""
     base, _, query = job_url.partition("?")
     suffix = f"?{query}" if query else ""
-    outcomes = type_outcomes(record)
+    errors = [parse_error_detail(raw) for raw in record.error_details]
+    outcomes = type_outcomes(record, errors)
     return JobView(
         id=record.id,
         displayName=record.display_name,
@@ -130,7 +131,7 @@ def job_view(record: JobRecord, job_url: str) -> JobView:
         storedDateTime=record.stored,
         tenantId=record.tenant_id,
         errorDetails=record.error_details,
-        errors=[parse_error_detail(raw) for raw in record.error_details],
+        errors=errors,
         contentError=record.content_error,
         contentAttempts=record.content_attempts,
         contentRetryAt=record.content_retry_at,
@@ -148,10 +149,11 @@ def job_view(record: JobRecord, job_url: str) -> JobView:
     )
 
 
-def type_outcomes(record: JobRecord) -> list[TypeOutcome]:
-    """Per requested type: `stored` (instances), `error` (Graph's message), `missing` (neither), or `pending`."""
+def type_outcomes(record: JobRecord, errors: list[ErrorDetail]) -> list[TypeOutcome]:
+    """Per requested type: `stored` (instances), `error` (Graph's message), `missing` (neither), or `pending`.
+    `errors` are the record's error details, parsed."""
     reported: dict[str, str] = {}
-    for detail in (parse_error_detail(raw) for raw in record.error_details):
+    for detail in errors:
         if detail.resourceType:
             reported.setdefault(detail.resourceType, detail.message)
     stored = record.content_state == ContentState.STORED

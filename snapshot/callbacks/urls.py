@@ -12,7 +12,6 @@ from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from snapshot.settings import CALLBACK_HOSTS_SETTING, DNS_LABEL, is_ip_literal
 
-FIELD_NAME = "callbackUrl"
 MAX_URL_LENGTH = 2048
 # Control characters, space, backslash and anything outside ASCII: refused anywhere in the URL, since
 # parsers disagree on them (urllib drops tabs and newlines, WHATWG reads `\` as `/`).

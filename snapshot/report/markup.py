@@ -29,7 +29,6 @@ PAGE = f"max-width:760px;margin:0 auto;padding:16px;background:#ffffff;color:#1f
 TABLE = "width:100%;table-layout:fixed;border-collapse:collapse;margin:4px 0 12px 0"
 CELL = f"border:1px solid #d0d7de;padding:4px 6px;vertical-align:top;text-align:left;{WRAP}"
 HEAD_CELL = f"{CELL};background:#f6f8fa;font-weight:600"
-NUMBER = f"{CELL};text-align:right"
 H1 = "font-size:20px;margin:0 0 8px 0"
 H2 = "font-size:16px;margin:20px 0 6px 0;border-bottom:1px solid #d0d7de;padding-bottom:2px"
 H3 = f"font-size:14px;margin:12px 0 2px 0;{WRAP}"

@@ -8,6 +8,7 @@ A record's fields map to columns by one table (`COLUMNS`); list, dict and model 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import typing
@@ -128,6 +129,10 @@ class JobTable:
             except ResourceNotFoundError:
                 return None
         return self._parsed.record(entity)
+
+    async def get_many(self, job_ids: list[str]) -> list[JobRecord | None]:
+        """Point reads of a few jobs at once (e.g. the at most 12 Graph shows), in the order asked."""
+        return list(await asyncio.gather(*(self.get(job_id) for job_id in job_ids)))
 
     async def insert(self, record: JobRecord) -> JobRecord:
         """Write a new job (record + listing row); ConcurrencyConflict if the id is already there."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from snapshot.models import ContentState, JobRecord, JobStatus
 from snapshot.store import Store
@@ -34,8 +34,15 @@ def record_from_graph(job: GraphJob, source: str, idempotency_key: str | None = 
     )
 
 
-async def forget_in_graph(store: Store, client: UtcmClient, record: JobRecord, why: str) -> JobRecord:
-    """Delete the Graph job (its content is safe here) and mark the record graphDeleted; logged with the reason."""
+def named(jobs: list[GraphJob], display_name: str) -> GraphJob | None:
+    """The job with this display name among `jobs` (Graph keeps names unique among visible jobs)."""
+    return next((job for job in jobs if job.display_name == display_name), None)
+
+
+async def forget_in_graph(
+    store: Store, client: UtcmClient, record: JobRecord, why: str, changes: dict[str, Any] | None = None
+) -> JobRecord:
+    """Delete the Graph job and mark the record graphDeleted (with `changes`, if any); logged with the reason."""
     await client.delete_job(record.id)
     log.info("deleted job %s (%r, source %s) from Graph %s", record.id, record.display_name, record.source, why)
-    return await store.jobs.apply(record, {"graph_deleted": True})
+    return await store.jobs.apply(record, {"graph_deleted": True, **(changes or {})})

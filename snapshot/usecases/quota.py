@@ -7,12 +7,10 @@ slots, counted from one Graph list call and the jobs table (who made each visibl
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime
 
 from snapshot import clients, errors
 from snapshot.models import GRAPH_JOB_LIMIT
-from snapshot.settings import get_settings
 from snapshot.store import Store
 from snapshot.views import JobSlots, QuotaStatus
 
@@ -37,7 +35,7 @@ async def status(store: Store, now: datetime | None = None) -> QuotaStatus:
 
 
 async def quota_status() -> QuotaStatus:
-    store = clients.store(get_settings())
+    store = clients.store()
     current = await status(store)
     current.jobSlots = await job_slots(store)
     return current
@@ -46,7 +44,7 @@ async def quota_status() -> QuotaStatus:
 async def job_slots(store: Store) -> JobSlots:
     """Graph's visible jobs now, split by who made them (a job the table does not know yet counts as adopted)."""
     visible = await clients.graph().list_jobs()
-    records = await asyncio.gather(*(store.jobs.get(job.id) for job in visible))
+    records = await store.jobs.get_many([job.id for job in visible])
     mine = sum(1 for record in records if record is not None and record.source == "api")
     return JobSlots(visible=len(visible), limit=GRAPH_JOB_LIMIT, madeByApp=mine, adopted=len(visible) - mine)
 

@@ -8,7 +8,6 @@ whatever Graph said, fewer means Graph's own answer stands and is shown as it is
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
@@ -17,7 +16,7 @@ from snapshot import errors
 from snapshot.models import GRAPH_JOB_LIMIT, ContentState, JobRecord
 from snapshot.settings import Settings, get_settings
 from snapshot.store import Store
-from snapshot.usecases.graph_jobs import forget_in_graph
+from snapshot.usecases.graph_jobs import forget_in_graph, named
 
 if TYPE_CHECKING:
     from snapshot.graph import GraphJob, UtcmClient
@@ -41,7 +40,7 @@ async def create_making_room(
     A visible job with this name is a conflict, or (adopt_same_name: an earlier request may have made it) the job.
     """
     visible = await client.list_jobs()
-    same = next((job for job in visible if job.display_name == name), None)
+    same = named(visible, name)
     if same is not None:
         if adopt_same_name:
             return same
@@ -56,7 +55,7 @@ async def create_making_room(
         if refused.graph_status is None or not 400 <= refused.graph_status < 500:
             raise
         again = await client.list_jobs()
-        same = next((job for job in again if job.display_name == name), None)
+        same = named(again, name)
         if same is not None:
             raise name_taken(name, same.id) from None
         if len(again) < GRAPH_JOB_LIMIT:
@@ -79,7 +78,7 @@ async def make_room(store: Store, client: UtcmClient, visible: list[GraphJob]) -
     settings = get_settings()
     if settings.prune_stored_jobs:
         # Point reads of the (at most 12) visible jobs rather than a scan of every job ever recorded.
-        records = await asyncio.gather(*(store.jobs.get(job.id) for job in visible))
+        records = await store.jobs.get_many([job.id for job in visible])
         candidates = [record for record in records if record is not None and freeable(record, settings)]
         if candidates:
             oldest = min(candidates, key=lambda record: record.created or datetime.now(UTC))

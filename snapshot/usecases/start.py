@@ -14,7 +14,7 @@ from snapshot.store import Store
 from snapshot.store.idempotency import IdempotencyClaim
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.usecases import idempotency, quota, room
-from snapshot.usecases.graph_jobs import record_from_graph
+from snapshot.usecases.graph_jobs import named, record_from_graph
 
 if TYPE_CHECKING:
     from snapshot.graph import GraphJob, UtcmClient
@@ -63,7 +63,7 @@ async def _start(
     except errors.QuotaExhausted:
         await _release(store, claim)
         raise
-    resolution = request.resolution()
+    resolution = request.resolution
     job, skipped = await _create_in_graph(store, request, resolution.names, claim)
     record = _new_record(job, request, claim, jobs_url).model_copy(
         update={
@@ -184,5 +184,4 @@ async def _after_ambiguous_failure(
 
 
 async def find_by_name(client: UtcmClient, display_name: str) -> GraphJob | None:
-    jobs = await client.list_jobs(display_name=display_name)
-    return next((job for job in jobs if job.display_name == display_name), None)
+    return named(await client.list_jobs(display_name=display_name), display_name)

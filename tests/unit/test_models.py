@@ -46,7 +46,7 @@ def test_resources_rules() -> None:
 
 def test_a_well_formed_name_outside_the_catalogue_is_a_warning_with_suggestions() -> None:
     request = parse_start_request({**VALID, "resources": ["microsoft.entra.conditionalAccesPolicy"]})
-    resolution = request.resolution()
+    resolution = request.resolution
     assert resolution.names == ["microsoft.entra.conditionalAccesPolicy"]  # passed to Graph, which decides
     [warning] = resolution.warnings
     assert "not in the documented catalogue" in warning and "microsoft.entra.conditionalAccessPolicy" in warning
@@ -60,7 +60,7 @@ def test_a_malformed_name_is_refused_with_suggestions(name: str) -> None:
 
 def test_a_workload_wildcard_expands_from_the_catalogue_once_per_type() -> None:
     request = parse_start_request({**VALID, "resources": ["microsoft.teams.meetingPolicy", "Microsoft.Teams.*"]})
-    resolution = request.resolution()
+    resolution = request.resolution
     teams = [name for name in catalogue.resource_types() if name.startswith("microsoft.teams.")]
     assert resolution.expansion == {"microsoft.teams.*": teams}
     assert sorted(resolution.names) == sorted(teams)  # meetingPolicy once
