@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from snapshot import clients, errors
-from snapshot.callbacks import delivery, policy
+from snapshot.callbacks import policy
 from snapshot.models import CallbackState, CallbackStatus
 from snapshot.monitoring import MonitorRecord
-from snapshot.settings import get_settings
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.usecases import notify as snapshot_callbacks
 
@@ -42,26 +41,21 @@ async def _deliver(record: MonitorRecord) -> bool:
     now = datetime.now(UTC)
     if record.callback is None or not record.pending_changes or not policy.is_due(record.callback, now):
         return False
-    claimed = policy.begin_attempt(record.callback, now)
-    try:
-        record = await store.update(record.model_copy(update={"callback": claimed}))
-    except ConcurrencyConflict:
-        return False  # another poller holds it
-    if claimed.status != CallbackStatus.DELIVERING:
-        return False
-    outcome = await delivery.deliver(
-        claimed.url, payload(record, record.pending_changes), claimed.delivery_id, get_settings().callback_hosts,
-        verify=snapshot_callbacks.CALLBACK_VERIFY,
+    attempt = await snapshot_callbacks.claim_and_deliver(
+        record.callback, now, lambda claimed: store.update(record.model_copy(update={"callback": claimed})),
+        lambda claimed_record: payload(claimed_record, claimed_record.pending_changes),
     )  # fmt: skip
-    final = policy.after_attempt(claimed, outcome, datetime.now(UTC))
-    log.info("callback of monitor %s to %s: %s", record.id, claimed.redacted_url, final.status.value)
+    if attempt is None:
+        return False  # another poller holds it, or nothing is left to send
+    saved, claimed, final = attempt
+    log.info("callback of monitor %s to %s: %s", saved.id, claimed.redacted_url, final.status.value)
     update: dict[str, Any] = {"callback": final}
     if final.status == CallbackStatus.DELIVERED:
         update["pending_changes"] = []
     try:
-        await store.update(record.model_copy(update=update))
+        await store.update(saved.model_copy(update=update))
     except (ConcurrencyConflict, errors.ServiceError) as exc:
-        log.error("callback outcome of monitor %s not recorded: %s", record.id, exc)
+        log.error("callback outcome of monitor %s not recorded: %s", saved.id, exc)
     return True
 
 
