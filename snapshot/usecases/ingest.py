@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from snapshot import errors
 from snapshot.content.entities import resource_entities
-from snapshot.content.stream import check_document, iter_resources
+from snapshot.content.stream import read_content
 from snapshot.models import ContentState, JobRecord
 from snapshot.store import Store
 from snapshot.store.tables import ConcurrencyConflict
@@ -71,14 +71,14 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
     assert record.resource_location is not None
     async with client.download(record.resource_location) as stream:
         try:
-            checked = check_document(stream)
+            content = read_content(stream)
         except ValueError as exc:
             raise errors.ContentInvalid(f"{exc}; nothing of it was stored") from None
         # The ledger row (the resources Graph extracted) is written while the resources are, and is always
         # written before the job is marked stored: a crash in between leaves a row that the rerun rewrites.
         month = month_of(record.completed or record.created or datetime.now(UTC))
-        ledger = asyncio.ensure_future(store.ledger.record(month, record.id, checked.resources))
-        entities = resource_entities(record.id, iter_resources(stream))
+        ledger = asyncio.ensure_future(store.ledger.record(month, record.id, content.count))
+        entities = resource_entities(record.id, content.resources)
         try:
             record = await write_resources(store, record, entities)
         except BaseException:
@@ -91,7 +91,7 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
         "content_error": None,
         "content_retry_at": None,
         "content_progress": None,
-        "content_metadata": checked.metadata,
+        "content_metadata": content.metadata,
         "resource_count": entities.count,
         "resource_type_counts": dict(sorted(entities.type_counts.items())),
         "stored": datetime.now(UTC),

@@ -10,8 +10,9 @@ from typing import Any
 
 import pytest
 
+from snapshot.content import stream as content_stream
 from snapshot.content.entities import resource_entities
-from snapshot.content.stream import check_document, iter_resources, read_metadata
+from snapshot.content.stream import check_document, iter_resources, read_content, read_metadata
 from tests.unit.content_samples import (
     JOB,
     METADATA,
@@ -135,6 +136,107 @@ def test_check_document_reads_the_metadata_in_the_same_pass_and_rewinds() -> Non
 )
 def test_check_document_counts_what_iter_resources_yields(raw: bytes) -> None:
     assert check_document(io.BytesIO(raw)).resources == len(list(iter_resources(io.BytesIO(raw))))
+
+
+# --- read_content: small contents parsed whole (json), large ones streamed (ijson); both read alike ----------
+
+NUMBERS = b'{"resources": [{"i": 9223372036854775807, "big": 123456789012345678901234567890, "f": 0.1, "w": 1.0, "e": 1e21, "z": -0}], "n": 1000000000000000000000000000000}'
+AGREEING = [
+    b'{"resources": []}',
+    b'  {"resources": [{}]}  \n',
+    b'{"resources": [{}], "a": {"resources": 1}, "resources": [{"x": [1, {"y": 2}]}], "n": 1}',  # repeated key
+    b'{"": 1, "a.b": {"resources": [1]}, "resources": [{"k": 1, "k": 2}], "after": [1.5, {"x": null}], "a.b": 2}',
+    b'{"resources": [{"a": "\xc3\xa9\xf0\x9f\x98\x80 \\u00e9 \\n"}]}',
+    NUMBERS,
+    b'{"resources": [{"deep": ' + b"[" * 5000 + b"]" * 5000 + b"}]}",  # deeper than json's parser goes
+    document(realistic_resources()),
+    # not the baseline shape
+    b"[1, 2]",
+    b"5",
+    b'{"id": 1}',
+    b'{"resources": {"item": 2}}',
+    b'{"resources": [{}], "resources": 3}',
+    b'{"resources": [{}, [{}]]}',
+    b'{"resources": [{}, 5]}',
+    # not complete JSON
+    b'{"resources": [{"a": [1, 2]}, {}',
+    b'{"resources": []} {"resources": []}',
+    b'{"resources": []} x',
+    b'{"resources": []}\x00',
+    b'{"resources": [{"a": NaN}]}',
+    b'{"resources": [{"a": -Infinity}]}',
+    b'{"resources": [{"a": 1e400}]}',
+    b'{"resources": [{"a": 01}]}',
+    b'{"resources": [{"a": "\xff"}]}',
+    b'{"resources": [{"a": "x\x01y"}]}',
+    b'\xef\xbb\xbf{"resources": []}',
+    b"",
+]
+
+
+def _tokens(value: Any) -> list[tuple[str, Any]]:
+    """The value in pre-order, each scalar with its type: equal only if the values and their number types are.
+    Iterative, so a document nested thousands deep can be compared."""
+    tokens: list[tuple[str, Any]] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            tokens.append(("dict", list(item)))
+            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, list):
+            tokens.append(("list", len(item)))
+            stack.extend(reversed(item))
+        else:
+            tokens.append((type(item).__name__, item))
+    return tokens
+
+
+def _outcome(raw: bytes) -> tuple[Any, ...]:
+    """What a read gives: the content (metadata, count, resources with their number types), or the reason it
+    failed, up to the parser's own words (yajl and json word a syntax error differently)."""
+    try:
+        content = read_content(io.BytesIO(raw))
+        resources = list(content.resources)
+    except ValueError as exc:
+        return ("invalid", str(exc).split(" (")[0])
+    return ("ok", _tokens(content.metadata), content.count, _tokens(resources))
+
+
+@pytest.mark.parametrize("raw", AGREEING, ids=range(len(AGREEING)))
+def test_contents_read_whole_and_streamed_agree(raw: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    whole = _outcome(raw)
+    monkeypatch.setattr(content_stream, "IN_MEMORY_BYTES", -1)
+    assert _outcome(raw) == whole
+
+
+def test_small_contents_are_parsed_whole_and_large_ones_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = document(realistic_resources())
+    whole = read_content(io.BytesIO(raw))
+    assert isinstance(whole.resources, list)
+    assert whole.count == len(realistic_resources()) and whole.metadata == METADATA
+    monkeypatch.setattr(content_stream, "IN_MEMORY_BYTES", len(raw) - 1)
+    streamed = read_content(io.BytesIO(raw))
+    assert inspect.isgenerator(streamed.resources)
+    assert list(streamed.resources) == list(whole.resources)
+
+
+def test_read_content_counts_and_keeps_numbers_exactly() -> None:
+    content = read_content(io.BytesIO(NUMBERS))
+    assert content.metadata == {"n": 10**30}
+    [resource] = list(content.resources)
+    assert resource == {"i": 2**63 - 1, "big": 123456789012345678901234567890, "f": 0.1, "w": 1.0, "e": 1e21, "z": 0}
+    assert [type(resource[k]) for k in ("i", "big", "f", "w", "e", "z")] == [int, int, float, float, float, int]
+
+
+def test_a_lone_surrogate_escape_is_kept_whole_and_read_as_a_question_mark_streamed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The one documented difference between the two reads (yajl's, not this app's choice)."""
+    raw = b'{"resources": [{"a": "x\\ud800y"}]}'
+    assert list(read_content(io.BytesIO(raw)).resources) == [{"a": "x\ud800y"}]
+    monkeypatch.setattr(content_stream, "IN_MEMORY_BYTES", -1)
+    assert list(read_content(io.BytesIO(raw)).resources) == [{"a": "x?y"}]
 
 
 # --- streaming ingestion ---------------------------------------------------------------------------------
