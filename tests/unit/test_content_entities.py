@@ -9,6 +9,7 @@ import random
 
 import pytest
 
+from snapshot.content import entities as entities_module
 from snapshot.content.document import resource_from_entities
 from snapshot.content.entities import CHUNKS_PER_ENTITY, resource_entities
 from snapshot.content.rowkeys import is_part_key, part_keys
@@ -142,3 +143,36 @@ def test_lone_surrogates_survive_as_escapes() -> None:
     for entity in entities:
         assert_within_limits(entity)
     assert reassemble(entities) == [resource]
+
+
+# --- the plain-resource path: the usual resource's entity made directly, as the general path makes it -------
+
+PLAIN_AND_NOT = [
+    *realistic_resources(),
+    {
+        "displayName": "Zoë \u2013 東京 😀",
+        "resourceType": "microsoft.entra.user",
+        "properties": {"B": [1, {"z": 1, "a": 2}]},
+    },
+    {"displayName": "lone \ud800 name", "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
+    {"displayName": "n", "resourceType": "microsoft.entra.us\udc00er", "properties": {"A": 1}},
+    {"displayName": "n", "resourceType": "microsoft.ENTRA.user", "properties": {"A": 1}},
+    {"displayName": "n", "resourceType": "microsoft.entra.user", "properties": {"A@odata.type": "#Int64", "A": 1}},
+    {"displayName": "n", "resourceType": "microsoft.entra.user", "properties": {"A": 1}, "extra": True},
+    {"displayName": 5, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
+    {"displayName": "n", "resourceType": "microsoft.entra.user", "properties": [1, 2]},
+    {"displayName": "n", "resourceType": "microsoft.entra.user"},
+    {"displayName": "x" * 6001, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
+    {"displayName": "é" * 6000, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
+    {"displayName": "😀" * 6001, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
+    {"displayName": "big", "resourceType": "microsoft.entra.user", "properties": big_resource(200_000)["properties"]},
+]
+
+
+def test_plain_resources_make_the_entities_the_general_path_makes(monkeypatch: pytest.MonkeyPatch) -> None:
+    plain = [r for r in PLAIN_AND_NOT if entities_module._plain(r) is not None]
+    assert len(plain) >= len(HOSTILE_NAMES)  # the path is taken, for odd names too
+    fast = entities_of(copy.deepcopy(PLAIN_AND_NOT))
+    monkeypatch.setattr(entities_module, "_plain", lambda resource: None)
+    assert fast == entities_of(copy.deepcopy(PLAIN_AND_NOT))
+    assert reassemble(fast) == as_json(PLAIN_AND_NOT)
