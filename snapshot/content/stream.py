@@ -216,6 +216,9 @@ def read_content(stream: IO[bytes]) -> Content:
     return Content(checked.metadata, checked.resources, iter_resources(stream))
 
 
+_DONE: dict[str, Any] = {}
+
+
 def _parse_whole(data: bytes) -> Content:
     top: list[tuple[str, Any]] = []
 
@@ -247,7 +250,15 @@ def _parse_whole(data: bytes) -> Content:
         has_resources = True
     if not has_resources:
         raise ValueError(NO_RESOURCES)
-    return Content(metadata, len(resources), resources)
+    return Content(metadata, len(resources), _handed_over(resources))
+
+
+def _handed_over(resources: list[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+    """Each resource in turn, dropped from the list as it is handed over: a resource is freed once stored, so
+    the collector does not walk the rest of the document again and again while the write goes on."""
+    for index, resource in enumerate(resources):
+        resources[index] = _DONE
+        yield resource
 
 
 def _no_constant(name: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import inspect
 import io
 import json
@@ -212,13 +213,21 @@ def test_contents_read_whole_and_streamed_agree(raw: bytes, monkeypatch: pytest.
 
 def test_small_contents_are_parsed_whole_and_large_ones_streamed(monkeypatch: pytest.MonkeyPatch) -> None:
     raw = document(realistic_resources())
-    whole = read_content(io.BytesIO(raw))
-    assert isinstance(whole.resources, list)
+    stream = io.BytesIO(raw)
+    whole = read_content(stream)
+    stream.close()  # read whole: the resources no longer need the stream
     assert whole.count == len(realistic_resources()) and whole.metadata == METADATA
+    resources = iter(whole.resources)
+    first = next(resources)
+    holders = [ref for ref in gc.get_referrers(first) if isinstance(ref, list)]
+    assert not any(item is first for holder in holders for item in holder)  # handed over: the parse keeps none
+    handed = [first, *resources]
+    assert handed == as_json(realistic_resources())
     monkeypatch.setattr(content_stream, "IN_MEMORY_BYTES", len(raw) - 1)
-    streamed = read_content(io.BytesIO(raw))
-    assert inspect.isgenerator(streamed.resources)
-    assert list(streamed.resources) == list(whole.resources)
+    stream = io.BytesIO(raw)
+    streamed = read_content(stream)
+    assert inspect.isgenerator(streamed.resources) and stream.tell() == 0  # checked, rewound, read as iterated
+    assert list(streamed.resources) == handed
 
 
 def test_read_content_counts_and_keeps_numbers_exactly() -> None:
