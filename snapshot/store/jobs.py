@@ -153,6 +153,10 @@ class JobTable:
         ]
         return await self._transact(record, operations)
 
+    async def save(self, record: JobRecord) -> JobRecord:
+        """`insert` a record never saved (it has no ETag yet), else `update` it."""
+        return await (self.insert(record) if record.etag is None else self.update(record))
+
     async def apply(self, record: JobRecord, changes: dict[str, Any], attempts: int = 5) -> JobRecord:
         """Set these fields, re-reading the job and applying them again when someone else changed it first."""
         for _ in range(attempts):

@@ -23,17 +23,25 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
+def content_due(record: JobRecord, now: datetime) -> bool:
+    """This tick downloads and stores the job's content."""
+    return record.content_due(now) and bool(record.resource_location)
+
+
 async def store_contents(client: UtcmClient, store: Store, records: list[JobRecord], report: TickReport) -> None:
     """Download and store each finished job's content; `records` is updated in place.
 
-    A download or a document that fails marks that job's content `error` (retried with backoff, up to
-    models.CONTENT_ATTEMPTS_MAX); the other jobs of the tick go on. Throttling ends the tick's downloads.
+    A record may hold changes not saved yet, or be new to the table: the reconcile leaves a job whose content
+    is due for this to save with its own changes, in one write (so every save here is `jobs.save`; the poller
+    saves what this did not). A download or a document that fails marks that job's content `error` (retried
+    with backoff, up to models.CONTENT_ATTEMPTS_MAX); the other jobs of the tick go on. Throttling ends the
+    tick's downloads.
     """
     now = datetime.now(UTC)
     for index, record in enumerate(records):
         if report.throttled:
             return
-        if not record.content_due(now) or not record.resource_location:
+        if not content_due(record, now):
             continue
         try:
             stored = await ingest(client, store, record)
@@ -60,7 +68,7 @@ async def _content_failed(store: Store, record: JobRecord, reason: str, now: dat
     log.warning("content of job %s not stored (attempt %d): %s; %s", record.id, change["content_attempts"], reason,
                 f"next try after {retry.isoformat()}" if retry else "no more attempts")  # fmt: skip
     try:
-        return await store.jobs.update(record.model_copy(update=change))
+        return await store.jobs.save(record.model_copy(update=change))
     except ConcurrencyConflict:
         log.info("job %s changed under this tick; left for the next one", record.id)
         return record
@@ -97,7 +105,7 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
         "stored": datetime.now(UTC),
     }
     try:
-        return await store.jobs.update(record.model_copy(update=stored))
+        return await store.jobs.save(record.model_copy(update=stored))
     except ConcurrencyConflict:
         current = await store.jobs.get(record.id)
         if current is None:

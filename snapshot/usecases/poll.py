@@ -3,6 +3,10 @@
 One tick makes one Graph list call (plus its pages), a GET only for a tracked job that vanished from the
 list (to tell "deleted or expired" from a glitch), and one download per job that finished. A failure on
 one job never stops the tick for the others; throttling ends the tick's Graph work until the next tick.
+
+One jobs-table write per job and tick: a job whose content is due after Graph's news is saved once, with
+its content (ingest.store_contents); if its content is not stored this tick, `_save_left` saves the news.
+Either way the table shows every job Graph listed, as Graph showed it, when the tick ends.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import json
 import logging
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from snapshot import clients, errors
@@ -64,6 +69,16 @@ async def _save(store: Store, record: JobRecord, change: JobRecord) -> JobRecord
         return await store.jobs.get(record.id) or record
 
 
+async def _insert(store: Store, adopted: JobRecord) -> JobRecord:
+    try:
+        return await store.jobs.insert(adopted)
+    except ConcurrencyConflict:  # recorded by a start or another poller meanwhile
+        record = await store.jobs.get(adopted.id)
+        if record is None:
+            raise errors.StorageUnavailable(f"job {adopted.id} vanished from the table") from None
+        return record
+
+
 async def poll() -> TickReport:
     started = time.monotonic()
     report = TickReport()
@@ -71,8 +86,9 @@ async def poll() -> TickReport:
     store = clients.store()
     calls_before = client.calls
     try:
-        records = await _reconcile(client, store, report)
+        records, unsaved = await _reconcile(client, store, report)
         await ingest.store_contents(client, store, records, report)
+        await _save_left(store, records, unsaved, report)
         if get_settings().prune_stored_jobs:
             await _prune_retained(client, store, records, report)
         await notify.deliver_callbacks(store, records, report)
@@ -83,7 +99,10 @@ async def poll() -> TickReport:
     return report
 
 
-async def _reconcile(client: UtcmClient, store: Store, report: TickReport) -> list[JobRecord]:
+async def _reconcile(
+    client: UtcmClient, store: Store, report: TickReport
+) -> tuple[list[JobRecord], dict[str, JobRecord]]:
+    """Every job's record brought up to Graph's view, and those of them handed on unsaved (by job id)."""
     stored_jobs = asyncio.ensure_future(store.jobs.all())  # read while Graph answers: neither waits for the other
     try:
         graph_jobs = await client.list_jobs()
@@ -94,45 +113,70 @@ async def _reconcile(client: UtcmClient, store: Store, report: TickReport) -> li
             raise
         report.throttled = True
         log.warning("job list failed, tick ends: %s (retry after %ss)", exc.detail, exc.retry_after)
-        return []
+        return [], {}
     report.seen = len(graph_jobs)
     records = {record.id: record for record in await stored_jobs}
     result: list[JobRecord] = []
+    unsaved: dict[str, JobRecord] = {}
+    now = datetime.now(UTC)
     for job in graph_jobs:
         record = records.pop(job.id, None)
         try:
-            result.append(await _follow(store, record, job, report))
+            followed = await _follow(store, record, job, report, now)
         except errors.ServiceError as exc:
             report.fail(job.id, exc.detail)
             log.warning("job %s not reconciled: %s", job.id, exc.detail)
+            continue
+        result.append(followed)
+        if _unsaved(record, followed):
+            unsaved[job.id] = followed
     for record in records.values():
         if report.throttled:
             break
         try:
-            result.append(await _vanished(client, store, record, report))
+            followed = await _vanished(client, store, record, report)
+            result.append(followed)
+            if _unsaved(record, followed):
+                unsaved[record.id] = followed
         except errors.GraphThrottled:
             report.throttled = True
         except errors.ServiceError as exc:
             report.fail(record.id, exc.detail)
             log.warning("job %s not reconciled: %s", record.id, exc.detail)
-    return result
+    return result, unsaved
 
 
-async def _follow(store: Store, record: JobRecord | None, job: GraphJob, report: TickReport) -> JobRecord:
-    if record is None:
+def _unsaved(before: JobRecord | None, after: JobRecord) -> bool:
+    """A changed record that was not written: every write gives the row a new ETag."""
+    return after is not before and after.etag == (before.etag if before else None)
+
+
+async def _save_left(store: Store, records: list[JobRecord], unsaved: dict[str, JobRecord], report: TickReport) -> None:
+    """Save the news the content writes were to carry but did not (throttled, or the write failed)."""
+    for index, record in enumerate(records):
+        if unsaved.get(record.id) is not record:
+            continue  # saved by its content write
         try:
-            record = await store.jobs.insert(record_from_graph(job, "adopted"))
-            report.adopted += 1
-            log.info("adopted job %s (%r)", job.id, job.display_name)
-        except ConcurrencyConflict:  # recorded by a start or another poller meanwhile
-            record = await store.jobs.get(job.id)
-            if record is None:
-                raise errors.StorageUnavailable(f"job {job.id} vanished from the table") from None
-        return record
+            records[index] = await (_insert(store, record) if record.etag is None else _save(store, record, record))
+        except errors.ServiceError as exc:
+            report.fail(record.id, exc.detail)
+            log.warning("job %s not saved: %s", record.id, exc.detail)
+
+
+async def _follow(
+    store: Store, record: JobRecord | None, job: GraphJob, report: TickReport, now: datetime
+) -> JobRecord:
+    """The job's record brought up to Graph's view, saved unless its content is due (saved with it, below)."""
+    if record is None:
+        adopted = record_from_graph(job, "adopted")
+        report.adopted += 1
+        log.info("adopted job %s (%r)", job.id, job.display_name)
+        return adopted if ingest.content_due(adopted, now) else await _insert(store, adopted)
     if not _changed(record, job):
         return record
     report.changed += 1
-    return await _save(store, record, _apply(record, job))
+    changed = _apply(record, job)
+    return changed if ingest.content_due(changed, now) else await _save(store, record, changed)
 
 
 async def _vanished(client: UtcmClient, store: Store, record: JobRecord, report: TickReport) -> JobRecord:
@@ -144,7 +188,7 @@ async def _vanished(client: UtcmClient, store: Store, record: JobRecord, report:
     except errors.GraphNotFound:
         job = None
     if job is not None:  # listed late: treat as seen
-        return await _follow(store, record, job, report)
+        return await _follow(store, record, job, report, datetime.now(UTC))
     if record.content_state == ContentState.STORED or record.status == JobStatus.FAILED:
         return await _save(store, record, record.model_copy(update={"graph_deleted": True}))
     report.expired += 1

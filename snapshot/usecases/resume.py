@@ -47,7 +47,7 @@ async def write_resources(store: Store, record: JobRecord, entities: Iterator[di
 
 async def _save_marker(store: Store, record: JobRecord, committed: int) -> JobRecord:
     try:
-        return await store.jobs.update(record.model_copy(update={"content_progress": committed}))
+        return await store.jobs.save(record.model_copy(update={"content_progress": committed}))
     except (ConcurrencyConflict, errors.StorageUnavailable) as exc:
         log.info("job %s: progress marker not saved (%s); a later tick rewrites more", record.id, type(exc).__name__)
         return record

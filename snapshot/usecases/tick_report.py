@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 class TickReport:
     seen: int = 0  # jobs Graph listed
     changed: int = 0  # tracked jobs whose status or details changed
-    adopted: int = 0  # jobs Graph showed that the table did not know
+    adopted: int = 0  # jobs Graph showed that the table did not know when this tick read it
     expired: int = 0  # tracked jobs Graph no longer has, content never stored
     downloaded: int = 0  # contents downloaded and stored
     resources_stored: int = 0

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from typing import Any
 
 import pytest
 
 from devtools.emulator_client import EmulatorControl
 from snapshot import clients, errors
-from snapshot.models import ContentState, JobStatus, StartSnapshotRequest
+from snapshot.models import ContentState, JobRecord, JobStatus, StartSnapshotRequest
+from snapshot.store import resources as resources_table
+from snapshot.store.jobs import JobTable
 from snapshot.store.resources import ResourceTable
 from snapshot.usecases import ingest, poll, reads
 from snapshot.usecases.start import start_snapshot
@@ -250,3 +253,85 @@ async def test_content_over_the_size_bound_is_refused_not_stored(
     assert record.content_state == ContentState.ERROR
     assert record.content_error is not None and "SNAPSHOT_MAX_CONTENT_BYTES" in record.content_error
     assert await table_rows(job_id) == {}
+
+
+# --- one jobs-table write per job and tick: Graph's news is saved with the content, or without it --------------
+
+
+def count_job_writes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Jobs-table writes (each an entity-group transaction: the record and its listing row), by job id."""
+    writes: Counter[str] = Counter()
+    original = JobTable._transact
+
+    async def counting(self: JobTable, record: JobRecord, operations: list[Any]) -> JobRecord:
+        writes[record.id] += 1
+        return await original(self, record, operations)
+
+    monkeypatch.setattr(JobTable, "_transact", counting)
+    return writes
+
+
+async def two_finished_jobs(emulator: EmulatorControl) -> tuple[str, str]:
+    """One started here (the tick brings it Graph's news: finished), one made by another tool (adopted)."""
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
+    started = await start("Finished and started here")
+    adopted = emulator.create_job(displayName="Finished and made elsewhere", resources=["microsoft.entra.user"])
+    return started, str(adopted["id"])
+
+
+async def test_a_finished_job_is_written_once_in_its_tick_with_its_content(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, adopted = await two_finished_jobs(emulator)
+    writes = count_job_writes(monkeypatch)
+    report = await poll.poll()
+    assert (report.downloaded, report.changed, report.adopted) == (2, 1, 1)
+    assert writes == {started: 1, adopted: 1}  # the news and the stored content in one write
+    for job_id, source in ((started, "api"), (adopted, "adopted")):
+        record = await reads.get_job(job_id)
+        assert (record.status, record.content_state, record.source) == (
+            JobStatus.SUCCEEDED,
+            ContentState.STORED,
+            source,
+        )
+
+
+async def test_the_news_of_a_job_whose_download_is_throttled_is_saved_in_the_same_tick(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, adopted = await two_finished_jobs(emulator)
+    emulator.add_fault(method="GET", path="configurationSnapshots(", status=429, retryAfter=1, times=20)
+    writes = count_job_writes(monkeypatch)
+    report = await poll.poll()
+    assert report.throttled and report.downloaded == 0
+    assert writes == {started: 1, adopted: 1}
+    for job_id, source in ((started, "api"), (adopted, "adopted")):
+        record = await reads.get_job(job_id)
+        assert (record.status, record.content_state, record.source) == (
+            JobStatus.SUCCEEDED,
+            ContentState.PENDING,
+            source,
+        )
+    emulator.clear_faults()
+    assert (await poll.poll()).downloaded == 2
+
+
+async def test_the_news_of_a_job_whose_content_write_fails_is_saved_in_the_same_tick(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, adopted = await two_finished_jobs(emulator)
+
+    async def failing_submit(self: ResourceTable, table: Any, batch: list[Any]) -> int:
+        raise errors.StorageUnavailable("injected failure")
+
+    monkeypatch.setattr(ResourceTable, "_submit", failing_submit)
+    monkeypatch.setattr(resources_table, "RETRY_BACKOFF_SECONDS", 0)
+    writes = count_job_writes(monkeypatch)
+    report = await poll.poll()
+    assert report.failures == 2 and report.downloaded == 0
+    assert writes == {started: 1, adopted: 1}
+    for job_id in (started, adopted):
+        record = await reads.get_job(job_id)
+        assert (record.status, record.content_state) == (JobStatus.SUCCEEDED, ContentState.PENDING)
+    monkeypatch.undo()
+    assert (await poll.poll()).downloaded == 2
