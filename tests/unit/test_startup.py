@@ -111,3 +111,25 @@ def test_the_first_process_wide_client_of_a_kind_freezes_what_the_process_holds(
     finally:
         gc.unfreeze()
         get_settings.cache_clear()
+
+
+async def test_an_http_request_searches_for_no_module() -> None:
+    """httpcore (msgraph-sdk's transport, under httpx) imports sniffio whenever it sets up a lock for a request. With
+    sniffio missing (anyio>=4.11 no longer brings it) every one of those imports fails and searches sys.path
+    again; requirements.txt carries sniffio so that the import is a sys.modules lookup."""
+    from httpcore._synchronization import current_async_library
+
+    current_async_library()  # the first import, if any, is not the point
+    searched: list[str] = []
+
+    class Spy:
+        def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+            searched.append(name)
+
+    spy = Spy()
+    sys.meta_path.insert(0, spy)
+    try:
+        assert current_async_library() == "asyncio"
+    finally:
+        sys.meta_path.remove(spy)
+    assert searched == []
