@@ -18,13 +18,15 @@ ceil(entities/100) plus the job's own; the largest size completes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import io
 import math
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 import httpx
 
@@ -36,7 +38,23 @@ IN_FLIGHT = (1, 4, 8)
 LARGEST_IN_FLIGHT = (4,)
 TARGET = 0.9
 TARGET_SIZES = (1_000, 5_000)
+T = TypeVar("T")
 ATTEMPTS = 4  # the ceiling retries a transaction Azurite drops, as the app does (else one reset ends the bench)
+
+
+async def resent(call: Callable[[], Awaitable[T]]) -> T:
+    """The harness's own Table calls (create, delete) sent again when Azurite drops a connection, as the app's
+    resource transactions are: a dropped keep-alive connection must not end the bench."""
+    from azure.core.exceptions import AzureError
+
+    from snapshot.errors import ServiceError
+
+    for attempt in range(1, ATTEMPTS):
+        try:
+            return await call()
+        except (AzureError, ServiceError):
+            await asyncio.sleep(0.5 * 2 ** (attempt - 1))
+    return await call()
 
 
 def content_bytes(st: Stack, job: dict[str, Any]) -> bytes:
@@ -70,8 +88,8 @@ async def tick(st: Stack, job_id: str, n: int, trace: bool = False) -> dict[str,
     clients.STORE_CLIENT_OPTIONS["raw_request_hook"] = count_request
     store = clients.store()
     tables = (store.settings.tables.jobs, store.settings.tables.resources, store.settings.tables.quota)
-    for table in tables:
-        await store.tables.get(table)  # created before the clock starts (the app does it once per process)
+    for table in tables:  # created before the clock starts (the app does it once per process)
+        await resent(functools.partial(store.tables.get, table))
     await clients.graph().list_jobs()  # the token and Graph's connection, as on any later tick of a process
     original = ResourceTable._submit
 
@@ -98,15 +116,15 @@ async def tick(st: Stack, job_id: str, n: int, trace: bool = False) -> dict[str,
     figures = {"seconds": elapsed, "rps": n / elapsed, "growth": growth, **counts}
     record = await reads.get_job(job_id)
     assert record.resource_count == n, (report, record)
-    for table in tables:
-        await store.tables.service.delete_table(table)  # keeps Azurite's memory small for the next runs
+    for table in tables:  # keeps Azurite's memory small for the next runs
+        await resent(functools.partial(store.tables.service.delete_table, table))
     clients.STORE_CLIENT_OPTIONS.pop("raw_request_hook", None)
     await reset_app()
     return figures
 
 
 async def ceiling(service: Any, job_id: str, body: bytes, in_flight: int) -> dict[str, Any]:
-    from azure.core.exceptions import AzureError
+    from azure.core.exceptions import AzureError, ResourceExistsError, ResourceNotFoundError
     from azure.data.tables import UpdateMode
 
     from snapshot.content.entities import resource_entities
@@ -115,7 +133,18 @@ async def ceiling(service: Any, job_id: str, body: bytes, in_flight: int) -> dic
     entities = list(resource_entities(job_id, iter_resources(io.BytesIO(body))))
     batches = [entities[i : i + 100] for i in range(0, len(entities), 100)]
     name = f"Ceiling{uuid.uuid4().hex[:12]}"
-    table = await service.create_table(name)
+
+    async def create() -> Any:
+        try:
+            return await service.create_table(name)
+        except ResourceExistsError:  # created by an attempt whose answer was lost
+            return service.get_table_client(name)
+
+    async def delete() -> None:
+        with contextlib.suppress(ResourceNotFoundError):
+            await service.delete_table(name)
+
+    table = await resent(create)
     semaphore = asyncio.Semaphore(in_flight)
     retries = 0
 
@@ -135,7 +164,7 @@ async def ceiling(service: Any, job_id: str, body: bytes, in_flight: int) -> dic
     started = time.perf_counter()
     await asyncio.gather(*(write(b) for b in batches))
     elapsed = time.perf_counter() - started
-    await service.delete_table(name)
+    await resent(delete)
     return {"rps": len(entities) / elapsed, "seconds": elapsed, "entities": len(entities), "retries": retries}
 
 
