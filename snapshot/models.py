@@ -129,6 +129,9 @@ class CallbackState(BaseModel):
         return redact(self.url)
 
 
+GRAPH_FIELDS = ("status", "graph_status", "completed", "resource_location", "error_details")
+
+
 class JobRecord(BaseModel):
     """What the jobs table keeps about one Graph snapshot job. Immutable: a change is a `model_copy(update=...)`,
     so a record read once can be handed to every reader of the same row version."""
@@ -196,6 +199,14 @@ class JobRecord(BaseModel):
 
     def content_due(self, now: datetime) -> bool:
         return self.awaiting_content and (self.content_retry_at is None or self.content_retry_at <= now)
+
+    def download_due(self, now: datetime) -> bool:
+        """A tick now downloads and stores the content: it is due and Graph said where it is."""
+        return self.content_due(now) and bool(self.resource_location)
+
+    def graph_fields(self) -> dict[str, Any]:
+        """The fields that hold what Graph last said about the job (a poller tick sets them)."""
+        return {name: getattr(self, name) for name in GRAPH_FIELDS}
 
     def content_failed(self, reason: str, now: datetime) -> dict[str, Any]:
         """The change after a failed download: `error` with the reason, retried with backoff up to the limit."""

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
-from snapshot.content.normalised import NormalisedResource, normalise
+from snapshot.content.normalised import STANDARD_KEYS, NormalisedResource, any_annotation, normalise
 from snapshot.content.rowkeys import part_key, row_key, utf16_units
 
 CHUNK_BYTES = 64_000  # a binary property holds at most 64 KiB
@@ -107,8 +106,7 @@ class ResourceEntities(Iterator[dict[str, Any]]):
             yield from _entities_for(self.job_id, key, ordinal, n)
 
 
-_STANDARD_KEYS = frozenset(("displayName", "resourceType", "properties"))
-_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+_STANDARD_KEYS = frozenset(STANDARD_KEYS)
 
 
 def _plain(resource: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | None:
@@ -127,9 +125,9 @@ def _plain(resource: Mapping[str, Any]) -> tuple[str, str, dict[str, Any]] | Non
         and type(display_name) is str
         and type(properties) is dict
         and resource_type == resource_type.lower()
-        and "@" not in "".join(properties)
-        and (resource_type.isascii() or not _LONE_SURROGATE.search(resource_type))
-        and (display_name.isascii() or not _LONE_SURROGATE.search(display_name))
+        and not any_annotation(properties)
+        and _clean(resource_type) is resource_type
+        and _clean(display_name) is display_name
     ):
         return resource_type, display_name, properties
     return None
@@ -144,16 +142,25 @@ def _plain_head(
     payload = compact_json(properties)  # keys sorted at every level, as normalise's sorted values give
     if len(payload) > CHUNK_BYTES:
         return None
+    return _one_chunk(_head(job_id, key, ordinal, resource_type, display_name), payload)
+
+
+def _head(job_id: str, key: str, ordinal: int, resource_type: str, display_name: str) -> dict[str, Any]:
     return {
         "PartitionKey": job_id,
         "RowKey": key,
         "ResourceType": resource_type,
         "DisplayName": display_name,
         "Ordinal": ordinal,
-        "PropertiesSize": len(payload),
-        "Parts": 1,
-        FIRST_COLUMN: payload,
     }
+
+
+def _one_chunk(head: dict[str, Any], payload: bytes) -> dict[str, Any]:
+    """The head of a resource whose JSON fits one binary column: no part entities."""
+    head["PropertiesSize"] = len(payload)
+    head["Parts"] = 1
+    head[FIRST_COLUMN] = payload
+    return head
 
 
 def resource_entities(job_id: str, resources: Iterable[Mapping[str, Any]]) -> ResourceEntities:
@@ -171,13 +178,7 @@ def _entities_for(job_id: str, key: str, ordinal: int, n: NormalisedResource) ->
         if display_name != n.display_name:
             extra["displayName"] = n.display_name
         n = replace(n, resource_type=resource_type, display_name=display_name, extra=dict(sorted(extra.items())))
-    head: dict[str, Any] = {
-        "PartitionKey": job_id,
-        "RowKey": key,
-        "ResourceType": n.resource_type,
-        "DisplayName": n.display_name,
-        "Ordinal": ordinal,
-    }
+    head = _head(job_id, key, ordinal, n.resource_type, n.display_name)
     columns = {}
     if n.annotations:
         columns["Annotations"] = _json_column(n.annotations)
@@ -203,12 +204,10 @@ def _entities_for(job_id: str, key: str, ordinal: int, n: NormalisedResource) ->
                 "absent": list(n.absent),
             }
         )
-    head["PropertiesSize"] = len(payload)
     if len(payload) <= CHUNK_BYTES:  # the common case: one chunk, no parts
-        head["Parts"] = 1
-        head[FIRST_COLUMN] = payload
-        yield head
+        yield _one_chunk(head, payload)
         return
+    head["PropertiesSize"] = len(payload)
     chunks = [payload[start : start + CHUNK_BYTES] for start in range(0, len(payload), CHUNK_BYTES)]
     groups = [chunks[start : start + CHUNKS_PER_ENTITY] for start in range(0, len(chunks), CHUNKS_PER_ENTITY)]
     head["Parts"] = len(groups)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,6 +31,11 @@ class NormalisedResource:
 
 def is_annotation(key: str) -> bool:
     return "@" in key
+
+
+def any_annotation(keys: Iterable[str]) -> bool:
+    """Any of the keys `is_annotation`: one test over them all (`@` is one character, so it spans no two keys)."""
+    return "@" in "".join(keys)
 
 
 def normalise(resource: Mapping[str, Any]) -> NormalisedResource:

@@ -3,7 +3,9 @@
 A content of at most IN_MEMORY_BYTES is parsed once, whole, with json (C); a larger one is read as a stream
 with ijson: one pass checks its shape and reads its metadata, a second yields its resources one at a time,
 so memory stays bounded. Both read a document the same way (tests/unit/test_content_stream.py compares
-them), but for one thing: ijson's yajl backend reads a lone surrogate escape (`\\ud800`) as `?`, json keeps it.
+them) but for three things no Graph content holds: ijson's yajl backend reads a lone surrogate escape
+(`\\ud800`) as `?` where json keeps it; it takes form feed and vertical tab as whitespace between tokens where
+json refuses them; and a value nested deeper than MAX_NESTING is refused streamed, read whole up to ~900 levels.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ NOT_AN_OBJECT = "the content is not a JSON object"
 NO_RESOURCES = "the content has no resources array"
 RESOURCES_NOT_AN_ARRAY = "the content's resources is not an array"
 ENTRY_NOT_AN_OBJECT = "the content's resources holds an entry that is not a JSON object"
+MAX_NESTING = 500  # levels below a top-level value; json's C parser and encoder stop near 1,000 (the stack)
+TOO_DEEP = f"the content nests values deeper than {MAX_NESTING} levels"
 
 _PYTHON_BACKEND = ijson.get_backend("python")
 
@@ -96,6 +100,8 @@ def _resources_entries(events: Iterator[tuple[str, Any]], check: bool) -> int:
             depth = 1
         elif event in OPENERS:
             depth += 1
+            if depth > MAX_NESTING:
+                raise ValueError(TOO_DEEP)
         elif event in CLOSERS:
             depth -= 1
     raise ValueError("the snapshot content ended early")
@@ -109,6 +115,8 @@ def _skip(first: str, events: Iterator[tuple[str, Any]]) -> None:
     for event, _ in events:
         if event in OPENERS:
             depth += 1
+            if depth > MAX_NESTING:
+                raise ValueError(TOO_DEEP)
         elif event in CLOSERS:
             depth -= 1
             if depth == 0:
@@ -123,6 +131,8 @@ def _value(events: Iterator[tuple[str, Any]]) -> Any:
         builder.event(event, value)
         if event in OPENERS:
             depth += 1
+            if depth > MAX_NESTING:
+                raise ValueError(TOO_DEEP)
         elif event in CLOSERS:
             depth -= 1
         if depth == 0:
@@ -143,11 +153,19 @@ def check_document(stream: IO[bytes]) -> CheckedDocument:
             if not _is_overflow(exc) or not stream.seekable():
                 raise
             stream.seek(start)
-            return _scan(iter(_PYTHON_BACKEND.basic_parse(stream, use_float=True)), check=True)
+            return _scan(_finite_numbers(_PYTHON_BACKEND.basic_parse(stream, use_float=True)), check=True)
     except ijson.JSONError as exc:
         raise _not_complete(exc) from None
     finally:
         stream.seek(start)
+
+
+def _finite_numbers(events: Iterable[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """The Python backend reads -1e400 as -infinity (yajl refuses it, as JSON has no such number): refused."""
+    for event, value in events:
+        if event == "number" and isinstance(value, float) and not math.isfinite(value):
+            raise _not_complete(ValueError(f"the number {value} is out of range"))
+        yield event, value
 
 
 def _not_complete(exc: Exception) -> ValueError:
@@ -210,7 +228,7 @@ def read_content(stream: IO[bytes]) -> Content:
     if size <= IN_MEMORY_BYTES:
         try:
             return _parse_whole(stream.read())
-        except RecursionError:  # nested deeper than json's parser goes; ijson's does not recurse
+        except RecursionError:  # deeper than json's parser goes: the streaming check says how deep is too deep
             stream.seek(start)
     checked = check_document(stream)
     return Content(checked.metadata, checked.resources, iter_resources(stream))

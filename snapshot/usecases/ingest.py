@@ -21,27 +21,23 @@ if TYPE_CHECKING:
     from snapshot.graph import UtcmClient
 
 log = logging.getLogger(__name__)
-
-
-def content_due(record: JobRecord, now: datetime) -> bool:
-    """This tick downloads and stores the job's content."""
-    return record.content_due(now) and bool(record.resource_location)
+TOO_DEEP_TO_STORE = "the content nests values deeper than this app can store"  # Python's stack: ~1,000 levels
 
 
 async def store_contents(client: UtcmClient, store: Store, records: list[JobRecord], report: TickReport) -> None:
     """Download and store each finished job's content; `records` is updated in place.
 
-    A record may hold changes not saved yet, or be new to the table: the reconcile leaves a job whose content
-    is due for this to save with its own changes, in one write (so every save here is `jobs.save`; the poller
-    saves what this did not). A download or a document that fails marks that job's content `error` (retried
-    with backoff, up to models.CONTENT_ATTEMPTS_MAX); the other jobs of the tick go on. Throttling ends the
-    tick's downloads.
+    A record may hold Graph's news not written yet, or be new to the table: the reconcile leaves it to be
+    written with the content's own changes (so every save here is `jobs.save`). A record this saved is
+    replaced in `records`; the poller writes the news of one it did not save. A download or a document that
+    fails marks that job's content `error` (retried with backoff, up to models.CONTENT_ATTEMPTS_MAX); the other
+    jobs of the tick go on. Throttling ends the tick's downloads.
     """
     now = datetime.now(UTC)
     for index, record in enumerate(records):
         if report.throttled:
             return
-        if not content_due(record, now):
+        if not record.download_due(now):
             continue
         try:
             stored = await ingest(client, store, record)
@@ -49,9 +45,10 @@ async def store_contents(client: UtcmClient, store: Store, records: list[JobReco
             report.throttled = True
             log.warning("downloads paused until the next tick: %s", exc.detail)
             return
-        except errors.GraphError as exc:  # this job's download or document
-            report.fail(record.id, exc.detail)
-            records[index] = await _content_failed(store, record, exc.detail, now)
+        except (errors.GraphError, RecursionError) as exc:  # this job's download or document
+            reason = exc.detail if isinstance(exc, errors.GraphError) else TOO_DEEP_TO_STORE
+            report.fail(record.id, reason)
+            records[index] = await _content_failed(store, record, reason, now)
             continue
         except errors.ServiceError as exc:  # storage or identity: not the job's fault, tried next tick
             report.fail(record.id, exc.detail)
@@ -106,10 +103,10 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
     }
     try:
         return await store.jobs.save(record.model_copy(update=stored))
-    except ConcurrencyConflict:
+    except ConcurrencyConflict:  # written meanwhile (a start recording its job, a callback claim, a poller)
         current = await store.jobs.get(record.id)
         if current is None:
             raise errors.StorageUnavailable(f"job {record.id} vanished while its content was stored") from None
         if current.content_state == ContentState.STORED:
             return current  # another poller stored the same rows first
-        return await store.jobs.apply(current, stored)
+        return await store.jobs.apply(current, {**record.graph_fields(), **stored})  # with this tick's news

@@ -4,9 +4,9 @@ One tick makes one Graph list call (plus its pages), a GET only for a tracked jo
 list (to tell "deleted or expired" from a glitch), and one download per job that finished. A failure on
 one job never stops the tick for the others; throttling ends the tick's Graph work until the next tick.
 
-One jobs-table write per job and tick: a job whose content is due after Graph's news is saved once, with
-its content (ingest.store_contents); if its content is not stored this tick, `_save_left` saves the news.
-Either way the table shows every job Graph listed, as Graph showed it, when the tick ends.
+Graph's news about a job whose content it makes due (finished, or a job new to the table) is not written on
+its own: the content's write carries it (ingest.store_contents), and if the content is not stored in that
+tick, `_write_news` writes it before the tick goes on. So a finished job costs one jobs-table write, not two.
 """
 
 from __future__ import annotations
@@ -86,9 +86,11 @@ async def poll() -> TickReport:
     store = clients.store()
     calls_before = client.calls
     try:
-        records, unsaved = await _reconcile(client, store, report)
-        await ingest.store_contents(client, store, records, report)
-        await _save_left(store, records, unsaved, report)
+        records, news = await _reconcile(client, store, report)
+        try:
+            await ingest.store_contents(client, store, records, report)
+        finally:  # whatever stopped the downloads, Graph's news is written
+            await _write_news(store, records, news, report)
         if get_settings().prune_stored_jobs:
             await _prune_retained(client, store, records, report)
         await notify.deliver_callbacks(store, records, report)
@@ -99,10 +101,14 @@ async def poll() -> TickReport:
     return report
 
 
+Followed = tuple[JobRecord, bool]  # the record brought up to Graph's view; True: that view is not written yet
+
+
 async def _reconcile(
     client: UtcmClient, store: Store, report: TickReport
 ) -> tuple[list[JobRecord], dict[str, JobRecord]]:
-    """Every job's record brought up to Graph's view, and those of them handed on unsaved (by job id)."""
+    """Every job's record brought up to Graph's view, and (by job id) those whose new view is not written yet:
+    their content is due, and its write will carry it (ingest.store_contents)."""
     stored_jobs = asyncio.ensure_future(store.jobs.all())  # read while Graph answers: neither waits for the other
     try:
         graph_jobs = await client.list_jobs()
@@ -117,72 +123,71 @@ async def _reconcile(
     report.seen = len(graph_jobs)
     records = {record.id: record for record in await stored_jobs}
     result: list[JobRecord] = []
-    unsaved: dict[str, JobRecord] = {}
+    news: dict[str, JobRecord] = {}
+
+    def keep(followed: Followed) -> None:
+        record, unwritten = followed
+        result.append(record)
+        if unwritten:
+            news[record.id] = record
+
     now = datetime.now(UTC)
     for job in graph_jobs:
-        record = records.pop(job.id, None)
         try:
-            followed = await _follow(store, record, job, report, now)
+            keep(await _follow(store, records.pop(job.id, None), job, report, now))
         except errors.ServiceError as exc:
             report.fail(job.id, exc.detail)
             log.warning("job %s not reconciled: %s", job.id, exc.detail)
-            continue
-        result.append(followed)
-        if _unsaved(record, followed):
-            unsaved[job.id] = followed
     for record in records.values():
         if report.throttled:
             break
         try:
-            followed = await _vanished(client, store, record, report)
-            result.append(followed)
-            if _unsaved(record, followed):
-                unsaved[record.id] = followed
+            keep(await _vanished(client, store, record, report))
         except errors.GraphThrottled:
             report.throttled = True
         except errors.ServiceError as exc:
             report.fail(record.id, exc.detail)
             log.warning("job %s not reconciled: %s", record.id, exc.detail)
-    return result, unsaved
+    return result, news
 
 
-def _unsaved(before: JobRecord | None, after: JobRecord) -> bool:
-    """A changed record that was not written: every write gives the row a new ETag."""
-    return after is not before and after.etag == (before.etag if before else None)
-
-
-async def _save_left(store: Store, records: list[JobRecord], unsaved: dict[str, JobRecord], report: TickReport) -> None:
-    """Save the news the content writes were to carry but did not (throttled, or the write failed)."""
+async def _write_news(store: Store, records: list[JobRecord], news: dict[str, JobRecord], report: TickReport) -> None:
+    """Write the news of the jobs whose content was not stored (throttled, or its write failed): a record
+    ingest saved is no longer the one handed to it."""
     for index, record in enumerate(records):
-        if unsaved.get(record.id) is not record:
-            continue  # saved by its content write
+        if news.get(record.id) is not record:
+            continue
         try:
-            records[index] = await (_insert(store, record) if record.etag is None else _save(store, record, record))
+            records[index] = await store.jobs.save(record)
+        except ConcurrencyConflict:  # written meanwhile (e.g. a progress marker with this news): left as it is
+            records[index] = await store.jobs.get(record.id) or record
         except errors.ServiceError as exc:
             report.fail(record.id, exc.detail)
             log.warning("job %s not saved: %s", record.id, exc.detail)
 
 
-async def _follow(
-    store: Store, record: JobRecord | None, job: GraphJob, report: TickReport, now: datetime
-) -> JobRecord:
-    """The job's record brought up to Graph's view, saved unless its content is due (saved with it, below)."""
+async def _follow(store: Store, record: JobRecord | None, job: GraphJob, report: TickReport, now: datetime) -> Followed:
+    """The record brought up to Graph's view, written now unless its content is due (written with it)."""
     if record is None:
         adopted = record_from_graph(job, "adopted")
         report.adopted += 1
         log.info("adopted job %s (%r)", job.id, job.display_name)
-        return adopted if ingest.content_due(adopted, now) else await _insert(store, adopted)
+        if adopted.download_due(now):
+            return adopted, True
+        return await _insert(store, adopted), False
     if not _changed(record, job):
-        return record
+        return record, False
     report.changed += 1
     changed = _apply(record, job)
-    return changed if ingest.content_due(changed, now) else await _save(store, record, changed)
+    if changed.download_due(now):
+        return changed, True
+    return await _save(store, record, changed), False
 
 
-async def _vanished(client: UtcmClient, store: Store, record: JobRecord, report: TickReport) -> JobRecord:
+async def _vanished(client: UtcmClient, store: Store, record: JobRecord, report: TickReport) -> Followed:
     """A tracked job the list did not show: confirm with a GET, then mark it (once)."""
     if record.graph_deleted or record.status == JobStatus.EXPIRED:
-        return record
+        return record, False
     try:
         job = await client.get_job(record.id)
     except errors.GraphNotFound:
@@ -190,13 +195,13 @@ async def _vanished(client: UtcmClient, store: Store, record: JobRecord, report:
     if job is not None:  # listed late: treat as seen
         return await _follow(store, record, job, report, datetime.now(UTC))
     if record.content_state == ContentState.STORED or record.status == JobStatus.FAILED:
-        return await _save(store, record, record.model_copy(update={"graph_deleted": True}))
+        return await _save(store, record, record.model_copy(update={"graph_deleted": True})), False
     report.expired += 1
     log.info("job %s is gone from Graph before its content was stored: expired", record.id)
     change = record.model_copy(
         update={"status": JobStatus.EXPIRED, "content_state": ContentState.UNAVAILABLE, "graph_deleted": True}
     )
-    return await _save(store, record, change)
+    return await _save(store, record, change), False
 
 
 async def _prune_retained(client: UtcmClient, store: Store, records: list[JobRecord], report: TickReport) -> None:

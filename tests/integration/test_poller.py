@@ -335,3 +335,59 @@ async def test_the_news_of_a_job_whose_content_write_fails_is_saved_in_the_same_
         assert (record.status, record.content_state) == (JobStatus.SUCCEEDED, ContentState.PENDING)
     monkeypatch.undo()
     assert (await poll.poll()).downloaded == 2
+
+
+async def test_the_news_is_written_even_when_the_content_step_breaks(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started, adopted = await two_finished_jobs(emulator)
+
+    async def broken(*_: Any) -> JobRecord:
+        raise RuntimeError("a bug in the content step")
+
+    monkeypatch.setattr(ingest, "ingest", broken)
+    with pytest.raises(RuntimeError):
+        await poll.poll()
+    for job_id in (started, adopted):
+        record = await reads.get_job(job_id)
+        assert (record.status, record.content_state) == (JobStatus.SUCCEEDED, ContentState.PENDING)
+
+
+async def test_a_record_written_meanwhile_gets_the_news_with_the_stored_content(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A start records its job after the tick read the table (its Graph create raced the tick's list): the
+    content's write conflicts, and the record the start wrote gets Graph's news along with the content."""
+    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
+    job = emulator.create_job(displayName="Recorded by a start meanwhile", resources=["microsoft.entra.user"])
+    original = ingest.write_resources
+
+    async def start_records_it_meanwhile(store: Any, record: JobRecord, entities: Any) -> JobRecord:
+        stale = JobRecord(id=record.id, display_name=record.display_name, status=JobStatus.NOT_STARTED, source="api")
+        await store.jobs.insert(stale)
+        return await original(store, record, entities)
+
+    monkeypatch.setattr(ingest, "write_resources", start_records_it_meanwhile)
+    assert (await poll.poll()).downloaded == 1
+    record = await reads.get_job(job["id"])
+    assert (record.status, record.content_state, record.source) == (JobStatus.SUCCEEDED, ContentState.STORED, "api")
+    assert record.completed is not None and record.resource_location
+
+
+async def test_a_content_too_deep_to_store_is_that_job_s_error_not_the_tick_s(
+    app_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's stack ends near 1,000 levels; the content check refuses past 500 before that, so a RecursionError
+    cannot be served here: it is raised in the entity step (mocked) to show the tick survives it."""
+    started, adopted = await two_finished_jobs(emulator)
+
+    def too_deep(*_: Any) -> Any:
+        raise RecursionError("maximum recursion depth exceeded while encoding a JSON object")
+
+    monkeypatch.setattr(ingest, "resource_entities", too_deep)
+    report = await poll.poll()
+    assert report.failures == 2 and report.downloaded == 0
+    for job_id in (started, adopted):
+        record = await reads.get_job(job_id)
+        assert record.content_state == ContentState.ERROR and record.content_error == ingest.TOO_DEEP_TO_STORE
+        assert record.status == JobStatus.SUCCEEDED

@@ -6,6 +6,7 @@ import copy
 import io
 import json
 import random
+from typing import Any
 
 import pytest
 
@@ -147,13 +148,23 @@ def test_lone_surrogates_survive_as_escapes() -> None:
 
 # --- the plain-resource path: the usual resource's entity made directly, as the general path makes it -------
 
-PLAIN_AND_NOT = [
-    *realistic_resources(),
+PLAIN: list[dict[str, Any]] = [
     {
         "displayName": "Zoë \u2013 東京 😀",
         "resourceType": "microsoft.entra.user",
         "properties": {"B": [1, {"z": 1, "a": 2}]},
     },
+    *(
+        {"displayName": name, "resourceType": "microsoft.entra.group", "properties": {"Name": name}}
+        for name in HOSTILE_NAMES
+    ),
+    {"displayName": "x" * 6001, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},  # general: too long
+    {"displayName": "é" * 6000, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
+    {"displayName": "😀" * 6001, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},  # general: too long
+    {"displayName": "big", "resourceType": "microsoft.entra.user", "properties": {"Text": "x" * 200_000}},  # general
+]
+NOT_PLAIN: list[dict[str, Any]] = [
+    {"displayName": "big", "resourceType": "microsoft.entra.user", "properties": big_resource(200_000)["properties"]},
     {"displayName": "lone \ud800 name", "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
     {"displayName": "n", "resourceType": "microsoft.entra.us\udc00er", "properties": {"A": 1}},
     {"displayName": "n", "resourceType": "microsoft.ENTRA.user", "properties": {"A": 1}},
@@ -162,16 +173,13 @@ PLAIN_AND_NOT = [
     {"displayName": 5, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
     {"displayName": "n", "resourceType": "microsoft.entra.user", "properties": [1, 2]},
     {"displayName": "n", "resourceType": "microsoft.entra.user"},
-    {"displayName": "x" * 6001, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
-    {"displayName": "é" * 6000, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
-    {"displayName": "😀" * 6001, "resourceType": "microsoft.entra.user", "properties": {"A": 1}},
-    {"displayName": "big", "resourceType": "microsoft.entra.user", "properties": big_resource(200_000)["properties"]},
 ]
+PLAIN_AND_NOT = [*realistic_resources(), *PLAIN, *NOT_PLAIN]
 
 
 def test_plain_resources_make_the_entities_the_general_path_makes(monkeypatch: pytest.MonkeyPatch) -> None:
-    plain = [r for r in PLAIN_AND_NOT if entities_module._plain(r) is not None]
-    assert len(plain) >= len(HOSTILE_NAMES)  # the path is taken, for odd names too
+    assert all(entities_module._plain(r) is not None for r in PLAIN)  # odd names take the direct path too
+    assert all(entities_module._plain(r) is None for r in NOT_PLAIN)
     fast = entities_of(copy.deepcopy(PLAIN_AND_NOT))
     monkeypatch.setattr(entities_module, "_plain", lambda resource: None)
     assert fast == entities_of(copy.deepcopy(PLAIN_AND_NOT))
