@@ -7,9 +7,11 @@ flight; the best of the three is the ceiling. Tick and ceiling are interleaved (
 round), ROUNDS rounds per size after one untimed tick and ceiling at that size (Azurite's JIT and this
 process warm up there, not in round 1's tick), medians with the spread; each row is printed as soon as it is
 measured.
-The largest size runs one round with the ceiling at 4 in flight (a round there takes minutes on Azurite).
-Memory: a separate traced tick per size; tracemalloc's peak minus the traced memory at the tick's start,
-against the content's size; the fixed part is the intercept of the line through the sizes.
+The largest size runs one round, without the warm-up, with the ceiling at 4 in flight (a round there takes
+minutes on Azurite).
+Memory: a separate traced tick per size, and at MEMORY_SIZES; tracemalloc's peak minus the traced memory at
+the tick's start, against the content's size. A content of at most 1 MiB is parsed whole, a larger one
+streamed (snapshot/content/stream.py), so each read has its own line: the fixed part is its intercept.
 
 Targets: tick >= 0.9x the best ceiling (median of the rounds) at 1,000 and 5,000; Table requests within 5% of
 ceil(entities/100) plus the job's own; the largest size completes.
@@ -38,6 +40,7 @@ IN_FLIGHT = (1, 4, 8)
 LARGEST_IN_FLIGHT = (4,)
 TARGET = 0.9
 TARGET_SIZES = (1_000, 5_000)
+MEMORY_SIZES = (2_000, 10_000)  # traced only: a second point on each read's line
 T = TypeVar("T")
 ATTEMPTS = 4  # the ceiling retries a transaction Azurite drops, as the app does (else one reset ends the bench)
 
@@ -234,18 +237,31 @@ HEADER = (
 
 
 def memory_lines(rows: list[dict[str, Any]]) -> list[str]:
-    traced = [r for r in rows if r["growth"] is not None]
+    from snapshot.content.stream import IN_MEMORY_BYTES
+
+    traced = sorted((r for r in rows if r["growth"] is not None), key=lambda r: r["content_bytes"])
     lines = ["memory (tracemalloc, separate traced tick): peak minus the traced memory at the tick's start"]
-    for r in traced:
-        lines.append(
-            f"{r['n']:>9} resources: content {r['content_bytes'] / 1e6:6.2f} MB, peak growth {r['growth'] / 1e6:6.2f} MB"
-        )
-    if len(traced) >= 2:
-        a, b = traced[0], traced[-1]
-        slope = (b["growth"] - a["growth"]) / (b["content_bytes"] - a["content_bytes"])
-        fixed = a["growth"] - slope * a["content_bytes"]
-        lines.append(f"    fixed part {fixed / 1e6:.2f} MB; {slope:.2f} MB more per MB of content")
+    for read, points in (
+        ("parsed whole", [r for r in traced if r["content_bytes"] <= IN_MEMORY_BYTES]),
+        ("streamed", [r for r in traced if r["content_bytes"] > IN_MEMORY_BYTES]),
+    ):
+        for r in points:
+            lines.append(
+                f"{r['n']:>9} resources ({read}): content {r['content_bytes'] / 1e6:6.2f} MB, "
+                f"peak growth {r['growth'] / 1e6:6.2f} MB"
+            )
+        if len(points) >= 2:
+            a, b = points[0], points[-1]
+            slope = (b["growth"] - a["growth"]) / (b["content_bytes"] - a["content_bytes"])
+            fixed = a["growth"] - slope * a["content_bytes"]
+            lines.append(f"    {read}: fixed part {fixed / 1e6:.2f} MB; {slope:.2f} MB more per MB of content")
     return lines
+
+
+async def memory_row(st: Stack, n: int) -> dict[str, Any]:
+    job_id, body = finished_job(st, n)
+    traced = await tick(st, job_id, n, trace=True)
+    return {"n": n, "content_bytes": len(body), "growth": traced["growth"]}
 
 
 async def measure(show: Callable[[str], None]) -> list[dict[str, Any]]:
@@ -267,6 +283,7 @@ async def measure(show: Callable[[str], None]) -> list[dict[str, Any]]:
                 row = await size_rows(st, service, n, show)
                 rows.append(row)
                 show(size_line(row))
+            rows.extend([await memory_row(st, n) for n in MEMORY_SIZES])
     return rows
 
 
