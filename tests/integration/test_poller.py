@@ -271,6 +271,12 @@ def count_job_writes(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
     return writes
 
 
+async def assert_jobs(job_ids: tuple[str, ...], status: JobStatus, content_state: ContentState) -> None:
+    for job_id in job_ids:
+        record = await reads.get_job(job_id)
+        assert (record.status, record.content_state) == (status, content_state), job_id
+
+
 async def two_finished_jobs(emulator: EmulatorControl) -> tuple[str, str]:
     """One started here (the tick brings it Graph's news: finished), one made by another tool (adopted)."""
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
@@ -305,13 +311,8 @@ async def test_the_news_of_a_job_whose_download_is_throttled_is_saved_in_the_sam
     report = await poll.poll()
     assert report.throttled and report.downloaded == 0
     assert writes == {started: 1, adopted: 1}
-    for job_id, source in ((started, "api"), (adopted, "adopted")):
-        record = await reads.get_job(job_id)
-        assert (record.status, record.content_state, record.source) == (
-            JobStatus.SUCCEEDED,
-            ContentState.PENDING,
-            source,
-        )
+    await assert_jobs((started, adopted), JobStatus.SUCCEEDED, ContentState.PENDING)
+    assert [(await reads.get_job(job_id)).source for job_id in (started, adopted)] == ["api", "adopted"]
     emulator.clear_faults()
     assert (await poll.poll()).downloaded == 2
 
@@ -330,9 +331,7 @@ async def test_the_news_of_a_job_whose_content_write_fails_is_saved_in_the_same_
     report = await poll.poll()
     assert report.failures == 2 and report.downloaded == 0
     assert writes == {started: 1, adopted: 1}
-    for job_id in (started, adopted):
-        record = await reads.get_job(job_id)
-        assert (record.status, record.content_state) == (JobStatus.SUCCEEDED, ContentState.PENDING)
+    await assert_jobs((started, adopted), JobStatus.SUCCEEDED, ContentState.PENDING)
     monkeypatch.undo()
     assert (await poll.poll()).downloaded == 2
 
@@ -348,9 +347,7 @@ async def test_the_news_is_written_even_when_the_content_step_breaks(
     monkeypatch.setattr(ingest, "ingest", broken)
     with pytest.raises(RuntimeError):
         await poll.poll()
-    for job_id in (started, adopted):
-        record = await reads.get_job(job_id)
-        assert (record.status, record.content_state) == (JobStatus.SUCCEEDED, ContentState.PENDING)
+    await assert_jobs((started, adopted), JobStatus.SUCCEEDED, ContentState.PENDING)
 
 
 async def test_a_record_written_meanwhile_gets_the_news_with_the_stored_content(
