@@ -109,10 +109,28 @@ def _resources_entries(events: Iterator[tuple[str, Any]], check: bool) -> int:
 
 def _skip(first: str, events: Iterator[tuple[str, Any]]) -> None:
     """Consume the rest of a value whose first event was `first`."""
-    if first not in OPENERS:
+    for _ in _value_events((first, None), events):
+        pass
+
+
+def _value(events: Iterator[tuple[str, Any]]) -> Any:
+    first = next(events, _END)
+    if first is _END:
+        raise ValueError("the snapshot content ended early")
+    builder = ObjectBuilder()
+    for event, value in _value_events(first, events):
+        builder.event(event, value)
+    return builder.value
+
+
+def _value_events(first: tuple[str, Any], events: Iterator[tuple[str, Any]]) -> Iterator[tuple[str, Any]]:
+    """The events of one value, `first` and the rest up to its end; nesting past MAX_NESTING is refused."""
+    yield first
+    if first[0] not in OPENERS:
         return
     depth = 1
-    for event, _ in events:
+    for event, value in events:
+        yield event, value
         if event in OPENERS:
             depth += 1
             if depth > MAX_NESTING:
@@ -121,22 +139,6 @@ def _skip(first: str, events: Iterator[tuple[str, Any]]) -> None:
             depth -= 1
             if depth == 0:
                 return
-    raise ValueError("the snapshot content ended early")
-
-
-def _value(events: Iterator[tuple[str, Any]]) -> Any:
-    builder = ObjectBuilder()
-    depth = 0
-    for event, value in events:
-        builder.event(event, value)
-        if event in OPENERS:
-            depth += 1
-            if depth > MAX_NESTING:
-                raise ValueError(TOO_DEEP)
-        elif event in CLOSERS:
-            depth -= 1
-        if depth == 0:
-            return builder.value
     raise ValueError("the snapshot content ended early")
 
 
