@@ -1,4 +1,8 @@
-"""The process-wide clients: one Graph UTCM client and one Store, rebuilt when the settings change.
+"""The process-wide clients: a Graph UTCM client per tenant and one table service, rebuilt when the settings change.
+
+`graph()` and `store()` answer for the current tenant (snapshot/tenancy.py): the home tenant unless a trigger
+scoped the work to another. The Graph clients of the most recently used tenants are kept (each holds its own
+token cache and connection pool); one evicted is closed, and made again with a new credential when needed.
 
 msgraph is imported here, lazily, and nowhere else on a cold path: status reads and health never pay for it.
 The Functions worker has no shutdown hook, so the clients are closed when their event loop shuts down
@@ -14,10 +18,15 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from snapshot.settings import Settings, get_settings
+from snapshot import tenancy
+from snapshot.recent import Recent
+from snapshot.settings import IDENTITY_CLIENT_OPTIONS, Settings, get_settings
 from snapshot.store import Store
+from snapshot.tenancy import Tenant
 
 if TYPE_CHECKING:
+    from azure.identity.aio import ManagedIdentityCredential
+
     from snapshot.graph import UtcmClient
     from snapshot.monitor_graph import MonitorGraph
 
@@ -71,21 +80,61 @@ def freeze_long_lived() -> None:
     gc.freeze()
 
 
-def _graph_client(settings: Settings) -> UtcmClient:
-    from snapshot.graph import UtcmClient
+GRAPH_CLIENTS_KEPT = 64  # tenants polled at once by one instance are at most a few queue batches
 
-    return UtcmClient(settings)
+
+class TenantGraphs:
+    """The Graph clients of the tenants: the managed identity in the home tenant, `FederatedCredential` elsewhere
+    (sharing one managed-identity credential for the exchange token)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._clients: Recent[str, UtcmClient] = Recent(GRAPH_CLIENTS_KEPT, on_evict=_close_soon)
+        self._exchange: ManagedIdentityCredential | None = None
+
+    def get(self, tenant: Tenant) -> UtcmClient:
+        return self._clients.get_or_make(tenant.id, lambda: self._make(tenant))
+
+    def _make(self, tenant: Tenant) -> UtcmClient:
+        from snapshot.graph import UtcmClient
+
+        if tenant.home:
+            return UtcmClient(self.settings)
+        from snapshot.identity import FederatedCredential
+
+        return UtcmClient(self.settings, FederatedCredential(self.settings, tenant, self._exchange_identity()))
+
+    def _exchange_identity(self) -> ManagedIdentityCredential:
+        if self._exchange is None:
+            from azure.identity.aio import ManagedIdentityCredential
+
+            self._exchange = ManagedIdentityCredential(
+                client_id=self.settings.azure_client_id, **IDENTITY_CLIENT_OPTIONS
+            )
+        return self._exchange
+
+    async def close(self) -> None:
+        clients, exchange = self._clients.values(), self._exchange
+        self._clients.clear()
+        self._exchange = None
+        for client in clients:
+            with contextlib.suppress(Exception):
+                await client.close()
+        if exchange is not None:
+            await exchange.close()
 
 
 # azure-core pipeline options for the Table clients (the bench counts requests with a raw_request_hook).
 STORE_CLIENT_OPTIONS: dict[str, Any] = {}
 
-_graph: ProcessWide[UtcmClient] = ProcessWide(_graph_client)
+_graphs: ProcessWide[TenantGraphs] = ProcessWide(TenantGraphs)
 _store: ProcessWide[Store] = ProcessWide(lambda settings: Store(settings, **STORE_CLIENT_OPTIONS))
 
 
 def graph(settings: Settings | None = None) -> UtcmClient:
-    return _graph.get(settings or get_settings())
+    """The current tenant's Graph client."""
+    settings = settings or get_settings()
+    return _graphs.get(settings).get(tenancy.current(settings))
 
 
 def monitor_graph(settings: Settings | None = None) -> MonitorGraph:
@@ -96,12 +145,16 @@ def monitor_graph(settings: Settings | None = None) -> MonitorGraph:
 
 
 def store(settings: Settings | None = None) -> Store:
-    return _store.get(settings or get_settings())
+    """The current tenant's rows (the home tenant's Store shares its table service with every other tenant's)."""
+    settings = settings or get_settings()
+    root = _store.get(settings)
+    tenant = tenancy.current(settings)
+    return root if tenant == root.tenant else root.for_tenant(tenant)
 
 
 async def close_all() -> None:
     """Close and forget both clients (tests switch settings between cases)."""
-    await _graph.reset()
+    await _graphs.reset()
     await _store.reset()
 
 

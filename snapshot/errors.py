@@ -184,3 +184,22 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> int | N
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
     return max(0, math.ceil((moment - (now or datetime.now(UTC))).total_seconds()))
+
+
+# Tenants (snapshot/onboarding.py, docs/tenants.md) -------------------------------------------------------
+
+
+class TenantNotRegistered(NotFound, title="No such tenant"): ...
+
+
+class TenancyIsSingle(Conflict, title="The app runs in single-tenant mode"): ...
+
+
+class TenantRefusedToken(ServiceError, status=409, title="The tenant does not issue this app a token"):
+    """Entra refused the tenant's token (consent pending, or the federated credential does not match): an admin's
+    action in that tenant or the app's configuration clears it, not a retry. `entra` is Entra's own text."""
+
+    def __init__(self, detail: str, entra: str, error_codes: list[int]) -> None:
+        super().__init__(detail)
+        self.entra = entra
+        self.error_codes = error_codes

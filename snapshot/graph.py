@@ -50,7 +50,11 @@ from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 from msgraph_core import GraphClientFactory
 
 from snapshot import errors
+from snapshot.identity import FederatedCredential, TokenRefused, refused
 from snapshot.settings import IDENTITY_CLIENT_OPTIONS, Settings
+
+GraphCredential = ManagedIdentityCredential | FederatedCredential
+
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -147,6 +151,8 @@ def translate_error(exc: Exception, operation: str) -> errors.ServiceError:
     """Turn an SDK, HTTP or identity failure into one of the service's typed errors."""
     if isinstance(exc, errors.ServiceError):
         return exc
+    if isinstance(exc, TokenRefused):
+        return refused(exc)
     if isinstance(exc, ClientAuthenticationError):
         return errors.IdentityUnavailable(
             "the managed identity could not get a Microsoft Graph token; check the identity "
@@ -212,9 +218,11 @@ def unsupported_types(messages: list[str]) -> list[str]:
 class UtcmClient:
     """Graph UTCM calls through one GraphServiceClient authenticated by the managed identity."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, credential: GraphCredential | None = None) -> None:
         self.settings = settings
-        self.credential = ManagedIdentityCredential(client_id=settings.azure_client_id, **IDENTITY_CLIENT_OPTIONS)
+        self.credential: GraphCredential = credential or ManagedIdentityCredential(
+            client_id=settings.azure_client_id, **IDENTITY_CLIENT_OPTIONS
+        )
         graph_host = urlsplit(settings.graph_base_url).hostname or ""
         auth = AzureIdentityAuthenticationProvider(
             self.credential, scopes=[settings.graph_scope], allowed_hosts=[graph_host]
@@ -232,9 +240,11 @@ class UtcmClient:
         await self.credential.close()
 
     async def token_check(self) -> None:
-        """Get a Graph token through the managed identity (used by health)."""
+        """Get a Graph token through the managed identity (used by health and the tenant probe)."""
         try:
             await self.credential.get_token(self.settings.graph_scope)
+        except TokenRefused as exc:
+            raise refused(exc) from None
         except Exception as exc:
             raise errors.IdentityUnavailable(
                 f"the managed identity could not get a token for Microsoft Graph ({type(exc).__name__})"

@@ -17,9 +17,12 @@ from dataclasses import astuple, dataclass
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 DEFAULT_STORAGE_CONNECTION = "AzureWebJobsStorage"
+# The one rule across settings (tenancy=multi needs the ids) is reported under this setting's name.
+CROSS_SETTING_RULE_NAME = "SNAPSHOT_TENANCY"
+GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 NCRONTAB_FIELDS = 6
 
 
@@ -110,6 +113,7 @@ class TableNames:
     monitors: str
     drifts: str
     runs: str
+    tenants: str
 
     def __iter__(self) -> Iterator[str]:
         return iter(astuple(self))
@@ -135,6 +139,15 @@ class Settings(BaseModel):
     callback_allowed_hosts: str = Field(DEFAULT_CALLBACK_HOSTS, alias=CALLBACK_HOSTS_SETTING)
     # A few minutes after each of Graph's fixed monitor slots (00:00, 06:00, 12:00, 18:00 GMT).
     drift_poll_schedule: str = Field("0 15 0,6,12,18 * * *", alias="SNAPSHOT_DRIFT_POLL_SCHEDULE")
+    # Many tenants (docs/tenants.md). single: the managed identity calls Graph in its own tenant only; multi: it is
+    # also the federated credential of the multi-tenant app registration SNAPSHOT_APP_CLIENT_ID in other tenants.
+    tenancy: Literal["single", "multi"] = Field("single", alias="SNAPSHOT_TENANCY")
+    home_tenant_id: str | None = Field(None, alias="SNAPSHOT_HOME_TENANT_ID")
+    app_client_id: str | None = Field(None, alias="SNAPSHOT_APP_CLIENT_ID")
+    authority_host: str = Field("https://login.microsoftonline.com", alias="SNAPSHOT_AUTHORITY_HOST")
+    token_exchange_audience: str = Field("api://AzureADTokenExchange", alias="SNAPSHOT_TOKEN_EXCHANGE_AUDIENCE")
+    # Local runs only: the emulator's certificate, trusted for the authority's TLS (never set in Azure).
+    authority_ca_file: str | None = Field(None, alias="SNAPSHOT_AUTHORITY_CA_FILE")
 
     @field_validator("graph_base_url")
     @classmethod
@@ -157,6 +170,34 @@ class Settings(BaseModel):
     @classmethod
     def _client_id(cls, value: str | None) -> str | None:
         return value or None
+
+    @field_validator("home_tenant_id", "app_client_id")
+    @classmethod
+    def _guid(cls, value: str | None) -> str | None:
+        if not value:
+            return None
+        if not GUID.fullmatch(value):
+            raise ValueError("must be a GUID such as 00000000-0000-0000-0000-000000000000")
+        return value.lower()
+
+    @field_validator("authority_ca_file")
+    @classmethod
+    def _optional(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("authority_host")
+    @classmethod
+    def _authority_host(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme != "https" or not parts.hostname or parts.path.strip("/"):
+            raise ValueError("must be an https URL with no path, such as https://login.microsoftonline.com")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _multi_tenant_needs_ids(self) -> Settings:
+        if self.tenancy == "multi" and not (self.app_client_id and self.home_tenant_id):
+            raise ValueError("SNAPSHOT_TENANCY=multi needs SNAPSHOT_APP_CLIENT_ID and SNAPSHOT_HOME_TENANT_ID")
+        return self
 
     @field_validator("poll_schedule", "drift_poll_schedule")
     @classmethod
@@ -185,7 +226,7 @@ class Settings(BaseModel):
         prefix = self.table_prefix
         return TableNames(
             f"{prefix}Jobs", f"{prefix}Resources", f"{prefix}Idempotency", f"{prefix}Quota",
-            f"{prefix}Monitors", f"{prefix}Drifts", f"{prefix}Runs",
+            f"{prefix}Monitors", f"{prefix}Drifts", f"{prefix}Runs", f"{prefix}Tenants",
         )  # fmt: skip
 
 
@@ -211,7 +252,9 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         return Settings.model_validate(values)
     except ValidationError as exc:
         problems = {
-            str(error["loc"][0]) if error["loc"] else "settings": error["msg"].removeprefix("Value error, ")
+            str(error["loc"][0]) if error["loc"] else CROSS_SETTING_RULE_NAME: error["msg"].removeprefix(
+                "Value error, "
+            )
             for error in exc.errors(include_input=False, include_url=False)
         }
         names = [name for name in SETTING_NAMES if name in problems]

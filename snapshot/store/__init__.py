@@ -13,21 +13,33 @@ from snapshot.store.quota_ledger import QuotaLedger
 from snapshot.store.resources import ResourceTable
 from snapshot.store.runs import RunTable
 from snapshot.store.tables import Tables
+from snapshot.tenancy import Tenant, home_tenant
 
 
 class Store:
-    """The app's tables on one table service (one client per table, reused)."""
+    """One tenant's rows in the app's tables on one table service (one client per table, reused).
 
-    def __init__(self, settings: Settings, **client_options: Any) -> None:
+    `tables` may be shared by every tenant's Store; the tenant only decides the PartitionKeys (snapshot/tenancy.py).
+    """
+
+    def __init__(
+        self, settings: Settings, tenant: Tenant | None = None, tables: Tables | None = None, **client_options: Any
+    ) -> None:
         self.settings = settings
-        self.tables = Tables(settings, **client_options)
-        self.jobs = JobTable(self.tables, settings.tables.jobs)
-        self.keys = IdempotencyKeys(self.tables, settings.tables.idempotency)
-        self.resources = ResourceTable(self.tables, settings.tables.resources)
-        self.ledger = QuotaLedger(self.tables, settings.tables.quota)
-        self.monitors = MonitorTable(self.tables, settings.tables.monitors)
-        self.drifts = DriftTable(self.tables, settings.tables.drifts)
-        self.runs = RunTable(self.tables, settings.tables.runs)
+        self.tenant = tenant = tenant or home_tenant(settings)
+        self.tables = tables = tables or Tables(settings, **client_options)
+        names = settings.tables
+        self.jobs = JobTable(tables, names.jobs, tenant)
+        self.keys = IdempotencyKeys(tables, names.idempotency, tenant)
+        self.resources = ResourceTable(tables, names.resources, tenant)
+        self.ledger = QuotaLedger(tables, names.quota, tenant)
+        self.monitors = MonitorTable(tables, names.monitors, tenant)
+        self.drifts = DriftTable(tables, names.drifts, tenant)
+        self.runs = RunTable(tables, names.runs, tenant)
+
+    def for_tenant(self, tenant: Tenant) -> Store:
+        """The same tables, another tenant's rows."""
+        return Store(self.settings, tenant, self.tables)
 
     async def close(self) -> None:
         await self.tables.close()

@@ -10,9 +10,9 @@ from snapshot.store.records import RecordTable, record_entity, record_of, upsert
 from snapshot.store.tables import read_page, storage_errors
 
 
-def drift_entity(record: DriftRecord) -> dict[str, Any]:
+def drift_entity(partition: str, record: DriftRecord) -> dict[str, Any]:
     return record_entity(
-        record.monitor_id, record.id, record, Status=record.status.value, ResourceType=record.resource_type.lower()
+        partition, record.id, record, Status=record.status.value, ResourceType=record.resource_type.lower()
     )
 
 
@@ -20,19 +20,20 @@ class DriftTable(RecordTable):
     async def for_monitor(self, monitor_id: str) -> list[DriftRecord]:
         table = await self._tables.get(self._name)
         with storage_errors():
-            rows = table.query_entities("PartitionKey eq @m", parameters={"m": monitor_id})
+            rows = table.query_entities("PartitionKey eq @m", parameters={"m": self._tenant.partition(monitor_id)})
             return [record_of(DriftRecord, row) async for row in rows]
 
     async def active(self) -> list[DriftRecord]:
-        """Every drift still active here, across monitors."""
+        """Every drift of this tenant still active here, across monitors."""
         table = await self._tables.get(self._name)
+        tenant_rows, parameters = self._tenant.range_filter()
         with storage_errors():
-            rows = table.query_entities("Status eq @s", parameters={"s": "active"})
+            rows = table.query_entities(f"{tenant_rows} and Status eq @s", parameters={**parameters, "s": "active"})
             return [record_of(DriftRecord, row) async for row in rows]
 
     async def write(self, records: list[DriftRecord]) -> None:
         table = await self._tables.get(self._name)
-        await upsert_all(table, [drift_entity(record) for record in records])
+        await upsert_all(table, [drift_entity(self._tenant.partition(r.monitor_id), r) for r in records])
 
     async def page(
         self,
@@ -42,11 +43,11 @@ class DriftTable(RecordTable):
         top: int,
         continuation: str | None,
     ) -> tuple[list[DriftRecord], str | None]:
-        clauses = ["RowKey ne @none"]
-        parameters: dict[str, Any] = {"none": ""}
+        tenant_rows, parameters = self._tenant.range_filter()
+        clauses = [tenant_rows]
         for column, name, value in (
             ("Status", "s", status),
-            ("PartitionKey", "m", monitor_id),
+            ("PartitionKey", "m", self._tenant.partition(monitor_id) if monitor_id else None),
             ("ResourceType", "t", resource_type.lower() if resource_type else None),
         ):
             if value:

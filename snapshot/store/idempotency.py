@@ -17,6 +17,7 @@ from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, Re
 from azure.data.tables import UpdateMode
 
 from snapshot.store.tables import ConcurrencyConflict, Tables, storage_errors
+from snapshot.tenancy import Tenant
 
 # A Graph create may be under way / the job id is known / the owner ended without knowing whether Graph
 # created the job: the next request takes the key over at once and looks the job up by name first.
@@ -40,9 +41,11 @@ def partition_of(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
 
 
-def _entity(claim_key: str, body_hash: str, state: str, created: datetime, job_id: str | None = None) -> dict[str, Any]:
+def _entity(
+    partition: str, claim_key: str, body_hash: str, state: str, created: datetime, job_id: str | None = None
+) -> dict[str, Any]:
     entity: dict[str, Any] = {
-        "PartitionKey": partition_of(claim_key),
+        "PartitionKey": partition,
         "RowKey": "",
         "Key": claim_key,
         "BodyHash": body_hash,
@@ -55,9 +58,13 @@ def _entity(claim_key: str, body_hash: str, state: str, created: datetime, job_i
 
 
 class IdempotencyKeys:
-    def __init__(self, tables: Tables, name: str) -> None:
+    def __init__(self, tables: Tables, name: str, tenant: Tenant) -> None:
         self._tables = tables
         self._name = name
+        self._tenant = tenant
+
+    def _partition(self, key: str) -> str:
+        return self._tenant.partition(partition_of(key))
 
     async def claim(self, key: str, body_hash: str) -> IdempotencyClaim:
         """Insert the key (we own it) or read the existing one."""
@@ -65,7 +72,7 @@ class IdempotencyKeys:
         now = datetime.now(UTC)
         with storage_errors():
             try:
-                meta = await table.create_entity(_entity(key, body_hash, PENDING, now))
+                meta = await table.create_entity(_entity(self._partition(key), key, body_hash, PENDING, now))
                 return IdempotencyClaim(key, body_hash, None, PENDING, now, meta["etag"], owned=True)
             except ResourceExistsError:
                 pass
@@ -78,7 +85,7 @@ class IdempotencyKeys:
         table = await self._tables.get(self._name)
         with storage_errors():
             try:
-                entity = await table.get_entity(partition_of(key), "")
+                entity = await table.get_entity(self._partition(key), "")
             except ResourceNotFoundError:
                 return None
         return IdempotencyClaim(
@@ -98,7 +105,7 @@ class IdempotencyKeys:
         with storage_errors():
             try:
                 meta = await table.update_entity(
-                    _entity(claim.key, claim.body_hash, PENDING, now),
+                    _entity(self._partition(claim.key), claim.key, claim.body_hash, PENDING, now),
                     mode=UpdateMode.REPLACE,
                     etag=claim.etag,
                     match_condition=MatchConditions.IfNotModified,
@@ -112,7 +119,7 @@ class IdempotencyKeys:
         table = await self._tables.get(self._name)
         with storage_errors(), contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
             await table.update_entity(
-                _entity(claim.key, claim.body_hash, ABANDONED, claim.created),
+                _entity(self._partition(claim.key), claim.key, claim.body_hash, ABANDONED, claim.created),
                 mode=UpdateMode.REPLACE,
                 etag=claim.etag,
                 match_condition=MatchConditions.IfNotModified,
@@ -122,7 +129,8 @@ class IdempotencyKeys:
         table = await self._tables.get(self._name)
         with storage_errors():
             await table.upsert_entity(
-                _entity(claim.key, claim.body_hash, CREATED, claim.created, job_id), mode=UpdateMode.REPLACE
+                _entity(self._partition(claim.key), claim.key, claim.body_hash, CREATED, claim.created, job_id),
+                mode=UpdateMode.REPLACE,
             )
 
     async def release(self, claim: IdempotencyClaim) -> None:
@@ -130,5 +138,5 @@ class IdempotencyKeys:
         table = await self._tables.get(self._name)
         with storage_errors(), contextlib.suppress(ResourceNotFoundError, ResourceModifiedError):
             await table.delete_entity(
-                partition_of(claim.key), "", etag=claim.etag, match_condition=MatchConditions.IfNotModified
+                self._partition(claim.key), "", etag=claim.etag, match_condition=MatchConditions.IfNotModified
             )

@@ -1,4 +1,4 @@
-"""The jobs table: one partition `job`, two rows per job written together in one entity-group transaction.
+"""The jobs table: one partition `job` per tenant (`Tenant.partition`), two rows per job written together in one entity-group transaction.
 
 - the record, RowKey = the Graph job id (point reads, ETag-guarded updates);
 - the listing row, RowKey = `~<inverted created ticks>_<id>`, so a range query reads newest first and
@@ -33,6 +33,7 @@ from snapshot.store.tables import (
     read_page,
     storage_errors,
 )
+from snapshot.tenancy import Tenant
 
 JOBS_PARTITION = "job"
 LISTING_PREFIX = "~"
@@ -70,12 +71,12 @@ def listing_key(record: JobRecord) -> str:
     return LISTING_PREFIX + newest_first_key(record.created or datetime.now(UTC), record.id)
 
 
-def job_entity(record: JobRecord, row_key: str) -> dict[str, Any]:
+def job_entity(record: JobRecord, row_key: str, partition: str = JOBS_PARTITION) -> dict[str, Any]:
     """The record as a Table entity (None values are left out, so the column is absent)."""
     record = record.model_copy(update={"updated": datetime.now(UTC)})
     plain = record.model_dump(exclude=set(JSON_FIELDS) | {"etag"})
     as_json = record.model_dump(mode="json", include=set(JSON_FIELDS))
-    entity: dict[str, Any] = {"PartitionKey": JOBS_PARTITION, "RowKey": row_key}
+    entity: dict[str, Any] = {"PartitionKey": partition, "RowKey": row_key}
     for name in FIELDS:
         if name in JSON_FIELDS:
             value = None if as_json[name] is None else json.dumps(as_json[name])
@@ -114,10 +115,14 @@ class ParsedRecords:
 
 
 class JobTable:
-    def __init__(self, tables: Tables, name: str) -> None:
+    def __init__(self, tables: Tables, name: str, tenant: Tenant) -> None:
         self._tables = tables
         self._name = name
+        self._partition = tenant.partition(JOBS_PARTITION)
         self._parsed = ParsedRecords()
+
+    def _entity(self, record: JobRecord, row_key: str) -> dict[str, Any]:
+        return job_entity(record, row_key, self._partition)
 
     async def get(self, job_id: str) -> JobRecord | None:
         if not is_table_key(job_id) or job_id.startswith(LISTING_PREFIX):  # listing rows share the partition
@@ -125,7 +130,7 @@ class JobTable:
         table = await self._tables.get(self._name)
         with storage_errors():
             try:
-                entity = await table.get_entity(JOBS_PARTITION, job_id)
+                entity = await table.get_entity(self._partition, job_id)
             except ResourceNotFoundError:
                 return None
         return self._parsed.record(entity)
@@ -137,8 +142,8 @@ class JobTable:
     async def insert(self, record: JobRecord) -> JobRecord:
         """Write a new job (record + listing row); ConcurrencyConflict if the id is already there."""
         operations: list[Any] = [
-            ("create", job_entity(record, record.id)),
-            ("upsert", job_entity(record, listing_key(record)), {"mode": UpdateMode.REPLACE}),
+            ("create", self._entity(record, record.id)),
+            ("upsert", self._entity(record, listing_key(record)), {"mode": UpdateMode.REPLACE}),
         ]
         return await self._transact(record, operations)
 
@@ -148,8 +153,8 @@ class JobTable:
             raise ValueError("update needs the ETag the record was read with")
         guarded = {"mode": UpdateMode.REPLACE, "etag": record.etag, "match_condition": MatchConditions.IfNotModified}
         operations: list[Any] = [
-            ("update", job_entity(record, record.id), guarded),
-            ("upsert", job_entity(record, listing_key(record)), {"mode": UpdateMode.REPLACE}),
+            ("update", self._entity(record, record.id), guarded),
+            ("upsert", self._entity(record, listing_key(record)), {"mode": UpdateMode.REPLACE}),
         ]
         return await self._transact(record, operations)
 
@@ -186,13 +191,13 @@ class JobTable:
         with storage_errors():
             for row_key in (listing_key(record), record.id):
                 with contextlib.suppress(ResourceNotFoundError):
-                    await table.delete_entity(JOBS_PARTITION, row_key)
+                    await table.delete_entity(self._partition, row_key)
 
     async def all(self) -> list[JobRecord]:
         """Every job record (the poller reconciles them all; the table holds at most thousands)."""
         table = await self._tables.get(self._name)
         query = "PartitionKey eq @partition and RowKey lt @listing"
-        parameters = {"partition": JOBS_PARTITION, "listing": LISTING_PREFIX}
+        parameters = {"partition": self._partition, "listing": LISTING_PREFIX}
         with storage_errors():
             return [self._parsed.record(e) async for e in table.query_entities(query, parameters=parameters)]
 
@@ -200,7 +205,7 @@ class JobTable:
         """The jobs listed after `record` (created before it, or at the same time with a greater id), newest first."""
         table = await self._tables.get(self._name)
         query = "PartitionKey eq @partition and RowKey gt @after"
-        parameters = {"partition": JOBS_PARTITION, "after": listing_key(record)}
+        parameters = {"partition": self._partition, "after": listing_key(record)}
         with storage_errors():
             async for entity in table.query_entities(query, parameters=parameters):
                 yield self._parsed.record(entity)
@@ -209,7 +214,7 @@ class JobTable:
         """One page of jobs, newest first (the listing rows), optionally of one status."""
         table = await self._tables.get(self._name)
         query = "PartitionKey eq @partition and RowKey gt @listing"
-        parameters = {"partition": JOBS_PARTITION, "listing": LISTING_PREFIX}
+        parameters = {"partition": self._partition, "listing": LISTING_PREFIX}
         if status:
             query += " and Status eq @status"
             parameters["status"] = status

@@ -19,11 +19,15 @@ CURSOR_PARTITION, RESULTS_CURSOR = "cursor", "results"
 
 
 class MonitorTable(RecordTable):
+    @property
+    def _monitors(self) -> str:
+        return self._tenant.partition(MONITOR_PARTITION)
+
     async def _entity(self, partition: str, row: str) -> Any:
         table = await self._tables.get(self._name)
         try:
             with storage_errors():
-                return await table.get_entity(partition, row)
+                return await table.get_entity(self._tenant.partition(partition), row)
         except ResourceNotFoundError:
             return None
 
@@ -34,7 +38,7 @@ class MonitorTable(RecordTable):
     async def put(self, record: MonitorRecord) -> None:
         table = await self._tables.get(self._name)
         with storage_errors():
-            await table.upsert_entity(record_entity(MONITOR_PARTITION, record.id, record), mode=UpdateMode.REPLACE)
+            await table.upsert_entity(record_entity(self._monitors, record.id, record), mode=UpdateMode.REPLACE)
 
     async def update(self, record: MonitorRecord) -> MonitorRecord:
         """Replace the row if nobody changed it since it was read; ConcurrencyConflict otherwise."""
@@ -42,7 +46,7 @@ class MonitorTable(RecordTable):
         try:
             with storage_errors():
                 meta = await table.update_entity(
-                    record_entity(MONITOR_PARTITION, record.id, record),
+                    record_entity(self._monitors, record.id, record),
                     mode=UpdateMode.REPLACE,
                     etag=record.etag,
                     match_condition=MatchConditions.IfNotModified,
@@ -54,12 +58,12 @@ class MonitorTable(RecordTable):
     async def delete(self, monitor_id: str) -> None:
         table = await self._tables.get(self._name)
         with storage_errors():
-            await table.delete_entity(MONITOR_PARTITION, monitor_id)
+            await table.delete_entity(self._monitors, monitor_id)
 
     async def all(self) -> list[MonitorRecord]:
         table = await self._tables.get(self._name)
         with storage_errors():
-            rows = table.query_entities("PartitionKey eq @p", parameters={"p": MONITOR_PARTITION})
+            rows = table.query_entities("PartitionKey eq @p", parameters={"p": self._monitors})
             return [record_of(MonitorRecord, row) async for row in rows]
 
     async def results_cursor(self) -> datetime | None:
@@ -72,5 +76,6 @@ class MonitorTable(RecordTable):
         table = await self._tables.get(self._name)
         with storage_errors():
             await table.upsert_entity(
-                {"PartitionKey": CURSOR_PARTITION, "RowKey": RESULTS_CURSOR, "Since": since}, mode=UpdateMode.REPLACE
+                {"PartitionKey": self._tenant.partition(CURSOR_PARTITION), "RowKey": RESULTS_CURSOR, "Since": since},
+                mode=UpdateMode.REPLACE,
             )

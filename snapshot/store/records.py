@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from snapshot.store.resources import transaction_batches
 from snapshot.store.tables import Tables, storage_errors
+from snapshot.tenancy import Tenant
 
 RECORD_COLUMN = "Record"
 
@@ -17,11 +18,12 @@ M = TypeVar("M", bound=BaseModel)
 
 
 class RecordTable:
-    """A table of records on the shared table service."""
+    """A tenant's records in a table on the shared table service (PartitionKeys made by `tenant.partition`)."""
 
-    def __init__(self, tables: Tables, name: str) -> None:
+    def __init__(self, tables: Tables, name: str, tenant: Tenant) -> None:
         self._tables = tables
         self._name = name
+        self._tenant = tenant
 
 
 def record_entity(partition: str, row: str, record: BaseModel, **columns: Any) -> dict[str, Any]:

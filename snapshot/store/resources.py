@@ -1,4 +1,4 @@
-"""The resources table: PartitionKey = job id, one entity (or a few, for very large resources) per resource.
+"""The resources table: PartitionKey = the tenant's partition of the job id, one entity (or a few, for very large resources) per resource.
 
 Writes are upserts in entity-group transactions of at most 100 entities and ~3 MiB, a few in flight at
 once; the same content always gives the same entities, so rewriting a job's resources is safe. A transaction
@@ -20,6 +20,7 @@ from azure.data.tables.aio import TableClient
 from snapshot import errors
 from snapshot.content.rowkeys import PART_PREFIX
 from snapshot.store.tables import Page, Tables, read_page, storage_errors
+from snapshot.tenancy import Tenant
 
 TRANSACTION_MAX_ENTITIES = 100
 TRANSACTIONS_IN_FLIGHT = 4
@@ -85,9 +86,14 @@ def approximate_size(entity: Mapping[str, Any]) -> int:
 
 
 class ResourceTable:
-    def __init__(self, tables: Tables, name: str) -> None:
+    def __init__(self, tables: Tables, name: str, tenant: Tenant) -> None:
         self._tables = tables
         self._name = name
+        self._tenant = tenant
+
+    def partition_of(self, job_id: str) -> str:
+        """The PartitionKey of a job's resources (the entity builders are given it as their `job_id`)."""
+        return self._tenant.partition(job_id)
 
     async def write(
         self,
@@ -142,7 +148,7 @@ class ResourceTable:
         """One page of resource head entities (continuation parts are read with `parts`)."""
         table = await self._tables.get(self._name)
         query = "PartitionKey eq @job and RowKey lt @heads_end"
-        parameters = {"job": job_id, "heads_end": HEADS_END}
+        parameters = {"job": self.partition_of(job_id), "heads_end": HEADS_END}
         if resource_type:
             query += " and ResourceType eq @type"
             parameters["type"] = resource_type.lower()
@@ -151,13 +157,14 @@ class ResourceTable:
     async def parts(self, job_id: str, row_keys: list[str]) -> list[dict[str, Any]]:
         table = await self._tables.get(self._name)
         with storage_errors():
-            return [dict(await table.get_entity(job_id, row_key)) for row_key in row_keys]
+            return [dict(await table.get_entity(self.partition_of(job_id), row_key)) for row_key in row_keys]
 
     async def scan(self, job_id: str, page_size: int = 1000) -> AsyncIterator[dict[str, Any]]:
         """Every entity of the job (heads and parts), in RowKey order."""
         table = await self._tables.get(self._name)
         with storage_errors():
-            query = table.query_entities("PartitionKey eq @job", parameters={"job": job_id}, results_per_page=page_size)
+            parameters = {"job": self.partition_of(job_id)}
+            query = table.query_entities("PartitionKey eq @job", parameters=parameters, results_per_page=page_size)
             async for entity in query:
                 yield entity
 
@@ -165,10 +172,11 @@ class ResourceTable:
         table = await self._tables.get(self._name)
         deleted = 0
         batch: list[Any] = []
+        partition = self.partition_of(job_id)
         with storage_errors():
-            query = table.query_entities("PartitionKey eq @job", parameters={"job": job_id}, select=["RowKey"])
+            query = table.query_entities("PartitionKey eq @job", parameters={"job": partition}, select=["RowKey"])
             async for entity in query:
-                batch.append(("delete", {"PartitionKey": job_id, "RowKey": entity["RowKey"]}))
+                batch.append(("delete", {"PartitionKey": partition, "RowKey": entity["RowKey"]}))
                 if len(batch) == TRANSACTION_MAX_ENTITIES:
                     deleted += await self._submit(table, batch)
                     batch = []

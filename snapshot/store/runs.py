@@ -17,11 +17,15 @@ def run_key(record: RunRecord) -> str:
 class RunTable(RecordTable):
     async def write(self, records: list[RunRecord]) -> None:
         table = await self._tables.get(self._name)
-        await upsert_all(table, [record_entity(r.monitor_id, run_key(r), r, RunStatus=r.run_status) for r in records])
+        partition = self._tenant.partition
+        entities = [record_entity(partition(r.monitor_id), run_key(r), r, RunStatus=r.run_status) for r in records]
+        await upsert_all(table, entities)
 
     async def page(self, monitor_id: str, top: int, continuation: str | None) -> tuple[list[RunRecord], str | None]:
         table = await self._tables.get(self._name)
-        page = await read_page(table, "PartitionKey eq @m", {"m": monitor_id}, top, continuation)
+        page = await read_page(
+            table, "PartitionKey eq @m", {"m": self._tenant.partition(monitor_id)}, top, continuation
+        )
         return [record_of(RunRecord, item) for item in page.items], page.continuation
 
     async def latest(self, monitor_id: str) -> RunRecord | None:

@@ -83,7 +83,7 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
         # written before the job is marked stored: a crash in between leaves a row that the rerun rewrites.
         month = month_of(record.completed or record.created or datetime.now(UTC))
         ledger = asyncio.ensure_future(store.ledger.record(month, record.id, content.count))
-        entities = resource_entities(record.id, content.resources)
+        entities = resource_entities(store.resources.partition_of(record.id), content.resources)
         try:
             record = await write_resources(store, record, entities)
         except BaseException:

@@ -19,7 +19,7 @@ from snapshot import clients
 from snapshot.usecases import health
 print(asyncio.run(health.health()).checks)
 # What interpreter exit does to module globals: drop them, then collect. An unclosed session says so now.
-clients._graph._instance = clients._store._instance = None
+clients._graphs._instance = clients._store._instance = None
 gc.collect()
 print("unclosed" if any("Unclosed" in message for message in logged) else "all closed")
 """

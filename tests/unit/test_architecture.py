@@ -28,8 +28,10 @@ LAYERS = {
     "snapshot.baseline": 1,
     "snapshot.monitoring": 1,
     "snapshot.recent": 1,
+    "snapshot.tenancy": 1,
     "snapshot.callbacks": 2,  # the package and delivery: I/O
     "snapshot.graph": 2,
+    "snapshot.identity": 2,
     "snapshot.monitor_graph": 2,
     "snapshot.store": 2,
     "snapshot.clients": 2,
