@@ -123,6 +123,7 @@ var snapshotTableSuffixes = [
   'Monitors'
   'Drifts'
   'Runs'
+  'Tenants'
 ]
 var snapshotTableNames = [for suffix in snapshotTableSuffixes: '${appSnapshotSettings.SNAPSHOT_TABLE_PREFIX}${suffix}']
 

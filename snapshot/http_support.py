@@ -16,10 +16,11 @@ from urllib.parse import quote, urlsplit
 import azure.functions as func
 from pydantic import BaseModel
 
-from snapshot import errors
+from snapshot import errors, tenancy
 from snapshot.models import JobRecord
 from snapshot.recent import Recent
 from snapshot.settings import SettingsError, get_settings
+from snapshot.usecases import tenants
 from snapshot.views import job_view
 
 log = logging.getLogger(__name__)
@@ -67,6 +68,8 @@ def error_response(exc: errors.ServiceError) -> func.HttpResponse:
         extra["limits"] = exc.numbers
     if isinstance(exc, errors.QuotaExhausted):
         extra["resetsAt"] = exc.resets_at
+    if isinstance(exc, errors.TenantRefusedToken):
+        extra["entra"], extra["errorCodes"] = exc.entra, exc.error_codes
     if isinstance(exc, errors.JobSlotsFull):
         extra["visibleJobs"] = [{"id": job_id, "displayName": name} for job_id, name in exc.visible_jobs]
     if isinstance(exc, errors.GraphUnsupportedTypes):
@@ -99,6 +102,18 @@ def handled(handler: Handler) -> Handler:
     return wrapper
 
 
+def in_tenant(handler: Handler) -> Handler:
+    """Run the handler in the tenant the route names (registered and not removed; else 404)."""
+
+    @functools.wraps(handler)
+    async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
+        tenant = await tenants.active(req.route_params.get("tenantId", ""))
+        with tenancy.scoped(tenant):
+            return await handler(req)
+
+    return wrapper
+
+
 def json_response(
     model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> func.HttpResponse:
@@ -120,6 +135,14 @@ def read_json_body(req: func.HttpRequest) -> Any:
         raise errors.ValidationFailed([errors.FieldError("body", f"is not valid JSON{where}")]) from None
 
 
+def flag(req: func.HttpRequest, name: str) -> bool:
+    """A true/false query parameter (absent: false)."""
+    value = (req.params.get(name) or "false").lower()
+    if value not in ("true", "false"):
+        raise errors.ValidationFailed([errors.FieldError(name, "must be true or false")])
+    return value == "true"
+
+
 def paging(req: func.HttpRequest) -> tuple[str | None, str | None]:
     """The `top` and `continuationToken` query parameters of a list route, as sent."""
     return req.params.get("top"), req.params.get("continuationToken")
@@ -131,9 +154,15 @@ def api_base(req: func.HttpRequest) -> str:
     return f"{parts.scheme}://{parts.netloc}{ROUTE_PREFIX}"
 
 
+def scope_base(req: func.HttpRequest) -> str:
+    """Absolute URL of the request's tenant scope: the API root, or `.../api/tenants/{tenantId}` under one."""
+    tenant_id = req.route_params.get("tenantId")
+    return f"{api_base(req)}/tenants/{quote(tenant_id, safe='')}" if tenant_id else api_base(req)
+
+
 def jobs_url(req: func.HttpRequest) -> str:
-    """Absolute URL of the snapshots collection, without any key."""
-    return f"{api_base(req)}/snapshots"
+    """Absolute URL of the snapshots collection (in the request's tenant scope), without any key."""
+    return f"{scope_base(req)}/snapshots"
 
 
 def job_url(req: func.HttpRequest, job_id: str) -> str:
@@ -154,7 +183,7 @@ def diff_url(req: func.HttpRequest, job_id: str, against: str) -> str:
 
 def monitor_url(req: func.HttpRequest, monitor_id: str) -> str:
     """Absolute URL of a monitor, keeping the caller's `code` like `job_url`."""
-    return _with_code(req, f"{api_base(req)}/monitors/{quote(monitor_id, safe='')}")
+    return _with_code(req, f"{scope_base(req)}/monitors/{quote(monitor_id, safe='')}")
 
 
 class RenderedJobs:

@@ -21,6 +21,7 @@ from azure.core.exceptions import ClientAuthenticationError
 from azure.identity.aio import ClientAssertionCredential, ManagedIdentityCredential
 
 from snapshot import errors
+from snapshot.onboarding import CONSENT_PENDING_CODES
 from snapshot.settings import IDENTITY_CLIENT_OPTIONS, Settings
 from snapshot.tenancy import Tenant
 
@@ -49,12 +50,6 @@ def refusal_of(tenant_id: str, exc: ClientAuthenticationError) -> TokenRefused:
     codes = [code for code in body.get("error_codes") or [] if isinstance(code, int)]
     description = str(body.get("error_description") or body.get("error") or "no error description")
     return TokenRefused(tenant_id, description.splitlines()[0][:500], codes)
-
-
-# Entra's documented answer for an app with no service principal in the tenant (no admin consent yet):
-# AADSTS700016, "This can happen if the application has not been installed by the administrator of the tenant
-# or consented to by any user in the tenant" (docs/tenants.md cites the error-codes reference).
-CONSENT_PENDING_CODES = frozenset({700016})
 
 
 def refused(exc: TokenRefused) -> errors.TenantRefusedToken:

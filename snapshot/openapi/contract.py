@@ -81,15 +81,18 @@ KEYS = (
     ApiKey("functionKeyHeader", "header", "x-functions-key"),
 )
 SNAPSHOTS, MONITORS, CATALOGUE, OPERATIONS = "snapshots", "monitors", "catalogue", "operations"
+TENANTS = "tenants"
 TAGS = {
     SNAPSHOTS: "Start, follow, read and delete snapshot jobs.",
     MONITORS: "Graph monitors built from stored snapshots, and the drift history kept here.",
     CATALOGUE: "The resource types Microsoft Graph can snapshot.",
     OPERATIONS: "Health and this document.",
+    TENANTS: "Customer tenants: onboarding, status, removal. Every tenant route also exists under /tenants/{tenantId}.",
 }
 
 # --- parameters and answers that several routes share ------------------------------------------------
 
+TENANT_ID_PATTERN = "^(home|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
 PATH_PARAMETERS = {
     "id": Parameter(
         "id",
@@ -98,6 +101,15 @@ PATH_PARAMETERS = {
         "The id (Graph's, a GUID) of the snapshot job, or under /monitors of the monitor.",
         required=True,
         component="JobId",
+    ),
+    "tenantId": Parameter(
+        "tenantId",
+        "path",
+        {"type": "string", "pattern": TENANT_ID_PATTERN},
+        "The tenant (its id, a GUID; `home` or the home tenant's id for the home tenant). Routes under "
+        "/tenants/{tenantId}/ work in that tenant only; the same routes without it serve the home tenant.",
+        required=True,
+        component="TenantId",
     ),
 }
 TOP = Parameter("top", "query", TOP_SCHEMA, "Page size.", component="Top")

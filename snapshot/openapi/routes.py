@@ -26,6 +26,7 @@ from snapshot.openapi.contract import (
     problems,
 )
 from snapshot.openapi.monitor_routes import MONITOR_ROUTES
+from snapshot.openapi.tenant_routes import TENANT_ROUTES, scoped_routes
 from snapshot.report.render import MAX_REPORT_BYTES
 
 ASYNC_PATTERN = """\
@@ -248,5 +249,6 @@ ROUTES = (
     ),
 )
 
-# Every route of the API: these and the monitor routes (kept in their own module for size).
-ALL_ROUTES = (*ROUTES, *MONITOR_ROUTES)
+# Every route of the API: these, the monitor and tenant routes (kept in their own modules for size), and the
+# tenant-scoped copy of each route of a tenant's data.
+ALL_ROUTES = (*ROUTES, *MONITOR_ROUTES, *TENANT_ROUTES, *scoped_routes((*ROUTES, *MONITOR_ROUTES)))

@@ -18,6 +18,7 @@ from snapshot.models import (
     StartSnapshotRequest,
 )
 from snapshot.monitoring import DriftRecord, MonitorRequest, RebaselineRequest, RunRecord
+from snapshot.onboarding import RegisterTenantRequest, TenantStatus
 from snapshot.views import JobView, QuotaStatus
 
 Schema = dict[str, Any]
@@ -56,6 +57,7 @@ def model_schemas(ref_template: str) -> dict[str, Schema]:
             (RebaselineRequest, "validation"),
             (DriftRecord, "serialization"),
             (RunRecord, "serialization"),
+            (RegisterTenantRequest, "validation"),
         ],
         ref_template=ref_template,
     )
@@ -338,4 +340,36 @@ def handwritten_schemas(ref_template: str) -> dict[str, Schema]:
         **content_schemas(ref_template),
         **operations_schemas(),
         **monitor_schemas(ref_template),
+        **tenant_schemas(ref_template),
+    }
+
+
+def tenant_schemas(ref_template: str) -> dict[str, Schema]:
+    """A tenant as GET /api/tenants/{tenantId} shows it (snapshot/onboarding.py tenant_view), and their list."""
+    text = nullable({"type": "string"})
+    return {
+        "Tenant": {
+            "title": "Tenant",
+            "type": "object",
+            "required": ["tenantId", "displayName", "home", "status", "stepsOwed"],
+            "properties": {
+                "tenantId": {"type": "string"},
+                "displayName": {"type": "string"},
+                "home": {"type": "boolean"},
+                "status": {"type": "string", "enum": [status.value for status in TenantStatus]},
+                "detail": {**text, "description": "Entra's or Graph's own text behind the status."},
+                "errorCodes": {"type": "array", "items": {"type": "integer"}},
+                "registeredDateTime": text,
+                "checkedDateTime": text,
+                "lastError": text,
+                "consentUrl": {**text, "description": "The admin-consent URL of the app in this tenant."},
+                "stepsOwed": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "TenantList": {
+            "title": "TenantList",
+            "type": "object",
+            "required": ["value"],
+            "properties": {"value": {"type": "array", "items": {"$ref": ref_template.format(model="Tenant")}}},
+        },
     }

@@ -13,6 +13,7 @@ from snapshot.store.quota_ledger import QuotaLedger
 from snapshot.store.resources import ResourceTable
 from snapshot.store.runs import RunTable
 from snapshot.store.tables import Tables
+from snapshot.store.tenants import TenantTable
 from snapshot.tenancy import Tenant, home_tenant
 
 
@@ -36,6 +37,7 @@ class Store:
         self.monitors = MonitorTable(tables, names.monitors, tenant)
         self.drifts = DriftTable(tables, names.drifts, tenant)
         self.runs = RunTable(tables, names.runs, tenant)
+        self.tenants = TenantTable(tables, names.tenants)  # the registry: the same rows for every tenant's Store
 
     def for_tenant(self, tenant: Tenant) -> Store:
         """The same tables, another tenant's rows."""

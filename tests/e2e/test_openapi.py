@@ -28,6 +28,7 @@ from openapi_spec_validator import validate
 
 from devtools.emulator_client import EmulatorControl
 from snapshot.openapi import document, v2
+from snapshot.openapi.tenant_routes import SCOPE_PREFIX, SCOPED_FUNCTION_PREFIX, TENANT_ROUTES, UNSCOPED
 from tests.support import bindings, run_function
 
 ROUTE_PREFIX = "/api"
@@ -201,7 +202,34 @@ def follow(api: httpx.Client, contract: Contract, response: httpx.Response, max_
     raise AssertionError("the job never left 202")
 
 
-def test_every_documented_operation_answers_as_documented(api: httpx.Client, emulator: EmulatorControl) -> None:
+TENANT_DATA = ("snapshots", "quota", "monitors", "drifts")  # the first path segments of a tenant's data
+
+
+def in_home_scope(request: httpx.Request) -> None:
+    """Send a request for a tenant's data to its copy under /api/tenants/home/ (the home tenant's alias)."""
+    path = request.url.path
+    if path.startswith(ROUTE_PREFIX + "/") and path.split("/")[2] in TENANT_DATA:
+        request.url = request.url.copy_with(path=f"{ROUTE_PREFIX}/tenants/home{path.removeprefix(ROUTE_PREFIX)}")
+
+
+def expected_operations(doc: dict[str, Any], scoped: bool) -> set[str]:
+    """The operations one run calls: the unscoped routes, or the tenant-scoped copies (the tenant routes
+    themselves are called by tests/e2e/test_tenants_api.py)."""
+    registry = {route.function for route in TENANT_ROUTES}
+    return {
+        op
+        for op in documented_operations(doc)
+        if op not in registry and (op.startswith(SCOPED_FUNCTION_PREFIX) == scoped or op in UNSCOPED)
+    }
+
+
+@pytest.mark.parametrize("scoped", [False, True], ids=["home", "tenant-scoped"])
+def test_every_documented_operation_answers_as_documented(
+    api: httpx.Client, emulator: EmulatorControl, scoped: bool
+) -> None:
+    """Every operation over real HTTP; the second run sends each tenant route through /tenants/home/."""
+    if scoped:
+        api.event_hooks["request"].append(in_home_scope)
     contract = Contract(document(base_url(api)))
     check = contract.check
     emulator.configure(
@@ -339,7 +367,7 @@ def test_every_documented_operation_answers_as_documented(api: httpx.Client, emu
     assert check(api.get(f"/api/snapshots/{job_id}")).status_code == 404
 
     called = {operation_id for operation_id, _ in contract.seen}
-    assert called == set(documented_operations(contract.doc)), "an operation was not exercised"
+    assert called == expected_operations(contract.doc, scoped), "an operation was not exercised"
 
 
 # --- property-based: schemathesis over the document ---------------------------------------------------
@@ -409,6 +437,8 @@ def test_generated_requests_get_documented_answers(api: httpx.Client, emulator: 
     seen: dict[str, Counter[int]] = {}
     for result in sorted((r.ok() for r in schema.get_all_operations()), key=lambda op: op.method == "delete"):
         operation = result
+        if operation.path.startswith(SCOPE_PREFIX + "/"):
+            continue  # the same handlers as the unscoped copies fuzzed here; called in scope by the contract run
         statuses = fuzz(operation, positive, url, checks)
         if operation.path_parameters:
             statuses += fuzz(operation, positive, url, checks, **known)

@@ -1,0 +1,86 @@
+"""The tenants table: the registry of tenants (PartitionKey `tenant`, RowKey = tenant id), ETag-guarded.
+
+It is the one table not keyed by tenant: it lists them. Its rows are read whole (1,000 tenants are one page).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from azure.core import MatchConditions
+from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
+from azure.data.tables import UpdateMode
+
+from snapshot.onboarding import TenantRecord
+from snapshot.store.records import record_entity, record_of
+from snapshot.store.tables import ConcurrencyConflict, Tables, is_table_key, storage_errors
+
+TENANTS_PARTITION = "tenant"
+
+
+class TenantTable:
+    def __init__(self, tables: Tables, name: str) -> None:
+        self._tables = tables
+        self._name = name
+
+    def _entity(self, record: TenantRecord) -> dict[str, Any]:
+        return record_entity(TENANTS_PARTITION, record.tenant_id, record, Status=record.status.value)
+
+    async def get(self, tenant_id: str) -> TenantRecord | None:
+        if not is_table_key(tenant_id):
+            return None
+        table = await self._tables.get(self._name)
+        with storage_errors():
+            try:
+                return record_of(TenantRecord, await table.get_entity(TENANTS_PARTITION, tenant_id))
+            except ResourceNotFoundError:
+                return None
+
+    async def insert(self, record: TenantRecord) -> TenantRecord:
+        """Add a tenant; ConcurrencyConflict if it is already there."""
+        table = await self._tables.get(self._name)
+        try:
+            with storage_errors():
+                meta = await table.create_entity(self._entity(record))
+        except ResourceExistsError:
+            raise ConcurrencyConflict(record.tenant_id) from None
+        return record.model_copy(update={"etag": meta.get("etag")})
+
+    async def update(self, record: TenantRecord) -> TenantRecord:
+        """Replace the row if nobody changed it since `record.etag`; ConcurrencyConflict otherwise."""
+        table = await self._tables.get(self._name)
+        try:
+            with storage_errors():
+                meta = await table.update_entity(
+                    self._entity(record),
+                    mode=UpdateMode.REPLACE,
+                    etag=record.etag,
+                    match_condition=MatchConditions.IfNotModified,
+                )
+        except (ResourceModifiedError, ResourceNotFoundError):
+            raise ConcurrencyConflict(record.tenant_id) from None
+        return record.model_copy(update={"etag": meta.get("etag")})
+
+    async def apply(self, tenant_id: str, changes: dict[str, Any], attempts: int = 5) -> TenantRecord | None:
+        """Set these fields on the current row, reading it again when someone changed it first (None: no row)."""
+        for _ in range(attempts):
+            record = await self.get(tenant_id)
+            if record is None:
+                return None
+            try:
+                return await self.update(record.model_copy(update=changes))
+            except ConcurrencyConflict:
+                continue
+        raise ConcurrencyConflict(tenant_id)
+
+    async def all(self) -> list[TenantRecord]:
+        table = await self._tables.get(self._name)
+        with storage_errors():
+            rows = table.query_entities("PartitionKey eq @p", parameters={"p": TENANTS_PARTITION})
+            return [record_of(TenantRecord, row) async for row in rows]
+
+    async def delete(self, tenant_id: str) -> None:
+        table = await self._tables.get(self._name)
+        with storage_errors(), contextlib.suppress(ResourceNotFoundError):
+            await table.delete_entity(TENANTS_PARTITION, tenant_id)

@@ -1,0 +1,135 @@
+"""Onboarding and the tenant registry: register, probe, read, list and remove tenants (docs/tenants.md).
+
+The home tenant is always there (a row made on first use) and reached with the managed identity itself; any
+other tenant needs SNAPSHOT_TENANCY=multi. A probe gets the tenant's Graph token and lists its snapshot jobs
+(one GET, nothing changed in the tenant); its status comes from what that showed (snapshot/onboarding.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import Any
+
+from snapshot import clients, errors, tenancy
+from snapshot.onboarding import CONSENT_PENDING_CODES, RegisterTenantRequest, TenantRecord, TenantStatus
+from snapshot.settings import get_settings
+from snapshot.store.purge import purge_rows
+from snapshot.store.tables import ConcurrencyConflict
+from snapshot.tenancy import Tenant
+
+log = logging.getLogger(__name__)
+HOME_DISPLAY_NAME = "Home tenant"
+
+
+async def home_record() -> TenantRecord:
+    """The home tenant's row, made (as ready: the app has always worked there) the first time it is asked for."""
+    settings = get_settings()
+    home = tenancy.home_tenant(settings)
+    table = clients.store().tenants
+    record = await table.get(home.id)
+    if record is None:
+        fresh = TenantRecord(
+            tenant_id=home.id, display_name=HOME_DISPLAY_NAME, home=True, status=TenantStatus.READY,
+            registered=datetime.now(UTC),
+        )  # fmt: skip
+        try:
+            record = await table.insert(fresh)
+        except ConcurrencyConflict:
+            record = await table.get(home.id) or fresh
+    return record
+
+
+async def register(request: RegisterTenantRequest) -> tuple[TenantRecord, bool]:
+    """Add the tenant (or take it back after a removal) and probe it; (its record, whether it was new)."""
+    settings = get_settings()
+    tenant = tenancy.parse_tenant_id(settings, request.tenantId)
+    if tenant.home:
+        return await home_record(), False
+    if settings.tenancy != "multi":
+        raise errors.TenancyIsSingle(
+            "this deployment serves its home tenant only: deploy it with tenancy=multi (SNAPSHOT_TENANCY=multi and "
+            "SNAPSHOT_APP_CLIENT_ID) to register other tenants"
+        )
+    table = clients.store().tenants
+    created = True
+    try:
+        await table.insert(
+            TenantRecord(tenant_id=tenant.id, display_name=request.displayName, registered=datetime.now(UTC))
+        )
+    except ConcurrencyConflict:
+        created = False
+        await table.apply(tenant.id, {"display_name": request.displayName})
+    return await probe(tenant), created
+
+
+async def probe(tenant: Tenant) -> TenantRecord:
+    """Ask Entra for the tenant's token and Graph for its job list; store the status that follows."""
+    status, detail, codes = await _observe(tenant)
+    changes: dict[str, Any] = {"status": status, "detail": detail, "error_codes": codes, "checked": datetime.now(UTC)}
+    record = await clients.store().tenants.apply(tenant.id, changes)
+    if record is None:
+        raise errors.TenantNotRegistered(f"no tenant {tenant.id} is registered")
+    log.info("tenant %s probed: %s", tenant.id, status.value)
+    return record
+
+
+async def _observe(tenant: Tenant) -> tuple[TenantStatus, str | None, list[int]]:
+    with tenancy.scoped(tenant):
+        graph = clients.graph()
+        try:
+            await graph.token_check()
+            await graph.list_jobs()
+        except errors.TenantRefusedToken as exc:
+            pending = CONSENT_PENDING_CODES.intersection(exc.error_codes)
+            return (TenantStatus.PENDING_CONSENT if pending else TenantStatus.UNREACHABLE), exc.entra, exc.error_codes
+        except errors.GraphPermissionDenied as exc:
+            return TenantStatus.MISSING_PERMISSIONS, exc.detail, []
+        except errors.ServiceError as exc:
+            return TenantStatus.UNREACHABLE, exc.detail, []
+    return TenantStatus.READY, None, []
+
+
+async def get(tenant_id: str, refresh: bool = False) -> TenantRecord:
+    tenant = tenancy.parse_tenant_id(get_settings(), tenant_id)
+    if tenant.home:
+        return await home_record()
+    record = await clients.store().tenants.get(tenant.id)
+    if record is None:
+        raise errors.TenantNotRegistered(f"no tenant {tenant.id} is registered; POST /api/tenants registers it")
+    if refresh and record.status != TenantStatus.REMOVED:
+        record = await probe(tenant)
+    return record
+
+
+async def list_all() -> list[TenantRecord]:
+    """Every tenant, the home tenant first, then by display name."""
+    home = await home_record()
+    others = [r for r in await clients.store().tenants.all() if r.tenant_id != home.tenant_id]
+    return [home, *sorted(others, key=lambda r: (r.display_name.lower(), r.tenant_id))]
+
+
+async def active(tenant_id: str) -> Tenant:
+    """The tenant of a tenant-scoped route: registered and not removed (the home tenant always is)."""
+    record = await get(tenant_id)
+    if record.status == TenantStatus.REMOVED:
+        raise errors.TenantNotRegistered(f"tenant {record.tenant_id} was removed; POST /api/tenants registers it again")
+    return tenancy.Tenant(record.tenant_id, home=record.home)
+
+
+async def remove(tenant_id: str, purge: bool) -> int:
+    """Stop all work for the tenant; with `purge`, also delete its stored rows (the count deleted)."""
+    settings = get_settings()
+    tenant = tenancy.parse_tenant_id(settings, tenant_id)
+    if tenant.home:
+        raise errors.ValidationFailed([errors.FieldError("tenantId", "the home tenant cannot be removed")])
+    store = clients.store()
+    record = await store.tenants.apply(tenant.id, {"status": TenantStatus.REMOVED, "checked": datetime.now(UTC)})
+    if record is None:
+        raise errors.TenantNotRegistered(f"no tenant {tenant.id} is registered")
+    if not purge:
+        return 0
+    names = [name for name in settings.tables if name != settings.tables.tenants]
+    deleted = await purge_rows(store.tables, names, tenant)
+    await store.tenants.delete(tenant.id)
+    return deleted
