@@ -10,9 +10,14 @@ import httpx
 class EmulatorControl:
     """Synchronous client for the emulator's control API (tests and scripts)."""
 
-    def __init__(self, base_url: str, timeout: float = 30.0) -> None:
+    def __init__(self, base_url: str, timeout: float = 30.0, tenant: str | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self._timeout = timeout
+        self.tenant = tenant  # the tenant whose state the calls read and change (None: the home tenant)
+
+    def for_tenant(self, tenant_id: str) -> EmulatorControl:
+        """The same control API, about another tenant's jobs, config, monitors, faults and requests."""
+        return EmulatorControl(self.base_url, self._timeout, tenant_id)
 
     @property
     def graph_base_url(self) -> str:
@@ -23,14 +28,41 @@ class EmulatorControl:
         return f"{self.base_url}/msi/token"
 
     def _call(self, method: str, path: str, body: Any = None, params: dict[str, str] | None = None) -> Any:
+        query = dict(params or {})
+        if self.tenant is not None:
+            query["tenant"] = self.tenant
         with httpx.Client(base_url=self.base_url, timeout=self._timeout) as client:
-            response = client.request(method, f"/_emulator{path}", json=body, params=params)
+            response = client.request(method, f"/_emulator{path}", json=body, params=query)
         if response.status_code >= 400:
             raise RuntimeError(f"emulator control {method} {path}: {response.status_code} {response.text}")
         return response.json()
 
     def reset(self) -> None:
         self._call("POST", "/reset")
+
+    def tenants(self) -> list[dict[str, Any]]:
+        result: list[dict[str, Any]] = self._call("GET", "/tenants")["tenants"]
+        return result
+
+    def add_tenant(self, tenant_id: str, display_name: str = "", consented: bool = True) -> dict[str, Any]:
+        body = {"tenantId": tenant_id, "displayName": display_name, "consented": consented}
+        result: dict[str, Any] = self._call("POST", "/tenants", body)
+        return result
+
+    def set_consent(self, tenant_id: str, consented: bool) -> dict[str, Any]:
+        """Grant (or revoke) the multi-tenant app's admin consent in a tenant."""
+        result: dict[str, Any] = self._call("PATCH", f"/tenants/{tenant_id}", {"consented": consented})
+        return result
+
+    def app(self) -> dict[str, Any]:
+        """The multi-tenant app registration and its federated identity credential."""
+        result: dict[str, Any] = self._call("GET", "/app")
+        return result
+
+    def set_federated_credential(self, **credential: Any) -> dict[str, Any]:
+        """Change what the app registration trusts: issuer, subject, audiences."""
+        result: dict[str, Any] = self._call("POST", "/app", credential)
+        return result
 
     def configure(self, **config: Any) -> dict[str, Any]:
         result: dict[str, Any] = self._call("POST", "/config", config)
@@ -41,6 +73,9 @@ class EmulatorControl:
         return result
 
     def add_fault(self, **fault: Any) -> None:
+        """A fault; a tenant's control (`for_tenant`) makes it that tenant's only, unless `tenant` is given."""
+        if self.tenant is not None:
+            fault.setdefault("tenant", self.tenant)
         self._call("POST", "/faults", fault)
 
     def clear_faults(self) -> None:

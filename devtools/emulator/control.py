@@ -1,4 +1,5 @@
-"""The unauthenticated `/_emulator/*` control API: config, faults, the request log, the tenant and jobs.
+"""The unauthenticated `/_emulator/*` control API: config, faults, the request log, the tenants, their
+configuration and jobs. A route about one tenant's state takes `?tenant=<id>` (the home tenant by default).
 
 `GET /_emulator/` lists the routes; devtools/emulator_client.py is the client tests and benches use.
 """
@@ -15,10 +16,9 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from devtools.emulator.faults import FAULTS_KEY, Fault
-from devtools.emulator.monitor_state import MONITORS_KEY
+from devtools.emulator.identity import IDENTITY_KEY, AppRegistration
 from devtools.emulator.requestlog import LOG_KEY
 from devtools.emulator.state import (
-    STATE_KEY,
     STATUSES,
     TERMINAL,
     ControlError,
@@ -27,6 +27,7 @@ from devtools.emulator.state import (
     merge_config,
     parse_datetime,
 )
+from devtools.emulator.tenants import TENANTS_KEY, tenant_of
 
 PREFIX = "/_emulator"
 
@@ -39,9 +40,9 @@ def control_operation(operation: Operation) -> Handler:
 
     @functools.wraps(operation)
     async def handler(request: web.Request) -> web.StreamResponse:
-        state = request.app[STATE_KEY]
-        state.advance()
         try:
+            state = tenant_of(request).state
+            state.advance()
             return await operation(request, state)
         except ControlError as exc:
             return web.json_response({"error": str(exc)}, status=400)
@@ -84,12 +85,72 @@ async def index(request: web.Request, state: EmulatorState) -> web.StreamRespons
 @routes.post(PREFIX + "/reset")
 @control_operation
 async def reset(request: web.Request, state: EmulatorState) -> web.StreamResponse:
-    """Forget jobs, contents, monitors, tenant changes, faults and the request log; restore the default config."""
-    state.reset()
-    request.app[MONITORS_KEY].reset()
+    """Forget jobs, contents, monitors, tenant changes, faults and the request log; restore config, tenants, app."""
+    request.app[TENANTS_KEY].reset()
+    request.app[IDENTITY_KEY].app = AppRegistration()
     request.app[FAULTS_KEY].pending.clear()
     request.app[LOG_KEY].entries.clear()
     return web.json_response({"reset": True})
+
+
+@routes.get(PREFIX + "/tenants", allow_head=False)
+@control_operation
+async def list_tenants(request: web.Request, state: EmulatorState) -> web.StreamResponse:
+    """The tenants: id, display name, whether the app registration is consented there, jobs held."""
+    return web.json_response({"tenants": [t.to_json() for t in request.app[TENANTS_KEY].by_id.values()]})
+
+
+@routes.post(PREFIX + "/tenants")
+@control_operation
+async def add_tenant(request: web.Request, state: EmulatorState) -> web.StreamResponse:
+    """Add a customer tenant: {tenantId (default: a new GUID), displayName, consented (default true)}."""
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise ControlError("a tenant is {tenantId, displayName, consented}")
+    tenant_id = str(body.get("tenantId") or uuid.uuid4())
+    tenant = request.app[TENANTS_KEY].add(
+        tenant_id, str(body.get("displayName") or f"Tenant {tenant_id[:8]}"), bool(body.get("consented", True))
+    )
+    return web.json_response(tenant.to_json(), status=201)
+
+
+@routes.patch(PREFIX + "/tenants/{tenant_id}")
+@control_operation
+async def update_tenant(request: web.Request, state: EmulatorState) -> web.StreamResponse:
+    """Grant or revoke the app's consent in a tenant: {consented}; or rename it: {displayName}."""
+    tenant = request.app[TENANTS_KEY].named(request.match_info["tenant_id"])
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise ControlError("the body is {consented, displayName}")
+    if tenant is request.app[TENANTS_KEY].home and body.get("consented") is False:
+        raise ControlError("the home tenant is the managed identity's own: it needs no consent")
+    tenant.consented = bool(body.get("consented", tenant.consented))
+    tenant.display_name = str(body.get("displayName") or tenant.display_name)
+    return web.json_response(tenant.to_json())
+
+
+@routes.get(PREFIX + "/app", allow_head=False)
+@control_operation
+async def get_app(request: web.Request, state: EmulatorState) -> web.StreamResponse:
+    """The multi-tenant app registration: client id and its federated identity credential."""
+    return web.json_response(request.app[IDENTITY_KEY].app.to_json())
+
+
+@routes.post(PREFIX + "/app")
+@control_operation
+async def set_app(request: web.Request, state: EmulatorState) -> web.StreamResponse:
+    """Change the federated identity credential: {issuer, subject, audiences} (what Entra will accept)."""
+    body = await _json_body(request)
+    app = request.app[IDENTITY_KEY].app
+    if not isinstance(body, dict) or not set(body) <= {"issuer", "subject", "audiences"}:
+        raise ControlError("the body is {issuer, subject, audiences}")
+    app.issuer = str(body.get("issuer", app.issuer))
+    app.subject = str(body.get("subject", app.subject))
+    audiences = body.get("audiences", app.audiences)
+    if not isinstance(audiences, list):
+        raise ControlError("audiences is a list")
+    app.audiences = [str(a) for a in audiences]
+    return web.json_response(app.to_json())
 
 
 @routes.get(PREFIX + "/config", allow_head=False)

@@ -15,7 +15,8 @@ from aiohttp.typedefs import Handler
 
 from devtools.emulator.requestlog import ENTRY_KEY
 from devtools.emulator.responses import ERROR_CODES, graph_error
-from devtools.emulator.state import STATE_KEY, ControlError
+from devtools.emulator.state import ControlError
+from devtools.emulator.tenants import tenant_of
 
 ACTIONS = ("respond", "drop", "reset", "delay", "redirect", "notJson", "truncate")
 DEFAULT_REDIRECT = "https://content.example.net/snapshot.json"
@@ -34,6 +35,7 @@ class Fault:
     retry_after: float | None
     delay_ms: float
     location: str = DEFAULT_REDIRECT
+    tenant: str | None = None  # only requests of this tenant (its token's, or its token endpoint's)
 
     @classmethod
     def from_json(cls, data: Any) -> Fault:
@@ -54,16 +56,18 @@ class Fault:
             retry_after=data.get("retryAfter"),
             delay_ms=float(data.get("delayMs", 0)),
             location=str(data.get("location") or DEFAULT_REDIRECT),
+            tenant=str(data["tenant"]).lower() if data.get("tenant") else None,
         )
 
     def to_json(self) -> dict[str, Any]:
         return {
             "method": self.method, "path": self.path, "status": self.status, "action": self.action,
             "times": self.times, "retryAfter": self.retry_after, "delayMs": self.delay_ms, "location": self.location,
+            "tenant": self.tenant,
         }  # fmt: skip
 
-    def matches(self, method: str, path: str) -> bool:
-        return self.times > 0 and self.method in ("*", method) and self.path in path
+    def matches(self, method: str, path: str, tenant: str | None) -> bool:
+        return self.times > 0 and self.method in ("*", method) and self.path in path and self.tenant in (None, tenant)
 
 
 class Faults:
@@ -72,10 +76,10 @@ class Faults:
     def __init__(self) -> None:
         self.pending: list[Fault] = []
 
-    def take(self, method: str, paths: tuple[str, ...]) -> Fault | None:
+    def take(self, method: str, paths: tuple[str, ...], tenant: str | None = None) -> Fault | None:
         """The first fault matching the request, used once."""
         for fault in self.pending:
-            if any(fault.matches(method, path) for path in paths):
+            if any(fault.matches(method, path, tenant) for path in paths):
                 fault.times -= 1
                 if fault.times <= 0:
                     self.pending.remove(fault)
@@ -110,11 +114,11 @@ async def inject_faults(request: web.Request, handler: Handler) -> web.StreamRes
     entry = request.get(ENTRY_KEY)
     if entry is None:  # the control API is never slowed or faulted
         return await handler(request)
-    latency_ms = request.app[STATE_KEY].config["latencyMs"]
+    latency_ms = tenant_of(request).state.config["latencyMs"]
     if entry["op"] != "token" and latency_ms:
         entry["waitedMs"] = float(latency_ms)
         await asyncio.sleep(float(latency_ms) / 1000)
-    fault = request.app[FAULTS_KEY].take(request.method, (request.path, request.raw_path))
+    fault = request.app[FAULTS_KEY].take(request.method, (request.path, request.raw_path), entry.get("tenant"))
     if fault is None:
         return await handler(request)
     entry["fault"] = fault.action

@@ -22,7 +22,8 @@ from aiohttp.typedefs import Handler
 from devtools.emulator import odata
 from devtools.emulator.identity import require_graph_token
 from devtools.emulator.responses import JSON_TYPE, GraphError, graph_error, graph_json, json_object_body
-from devtools.emulator.state import STATE_KEY, EmulatorState, Job, utc_now
+from devtools.emulator.state import EmulatorState, Job, utc_now
+from devtools.emulator.tenants import tenant_of
 
 MAX_VISIBLE_JOBS = 12
 # Graph's answer at the 12-job cap has not been seen published anywhere; this text is the emulator's invention.
@@ -65,7 +66,7 @@ def graph_operation(operation: Operation) -> Handler:
 
     @functools.wraps(operation)
     async def handler(request: web.Request) -> web.StreamResponse:
-        state = request.app[STATE_KEY]
+        state = tenant_of(request).state
         try:
             require_graph_token(request)
             state.advance()

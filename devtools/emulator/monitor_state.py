@@ -16,8 +16,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from aiohttp import web
-
 from devtools.emulator.state import EmulatorState, format_datetime, utc_now
 
 MAX_MONITORS = 30
@@ -219,6 +217,3 @@ def _differences(desired: dict[str, Any], current: dict[str, Any] | None, key: s
         if json.dumps(actual, sort_keys=True) != json.dumps(value, sort_keys=True):
             drifted.append({"propertyName": name, "currentValue": actual, "desiredValue": value})
     return drifted
-
-
-MONITORS_KEY = web.AppKey("monitors", MonitorState)

@@ -25,9 +25,10 @@ from devtools.emulator.graph import (
     graph_operation,
     require_permission,
 )
-from devtools.emulator.monitor_state import MONITORS_KEY, MonitorState
+from devtools.emulator.monitor_state import MonitorState
 from devtools.emulator.responses import GraphError, graph_json, json_object_body
-from devtools.emulator.state import STATE_KEY, EmulatorState, parse_datetime
+from devtools.emulator.state import EmulatorState, parse_datetime
+from devtools.emulator.tenants import tenant_of
 
 MONITORS_PATH = "/" + ADMIN + "/configurationMonitors{slash:/?}"
 MONITOR_PATH = "/" + ADMIN + "/configurationMonitors" + KEY
@@ -43,7 +44,7 @@ routes = web.RouteTableDef()
 
 
 def _state(request: web.Request) -> MonitorState:
-    return request.app[MONITORS_KEY]
+    return tenant_of(request).monitors
 
 
 def _shape(item: dict[str, Any], select_only: tuple[str, ...], query: Any) -> dict[str, Any]:
@@ -87,7 +88,7 @@ def _collection(
     query = request.query
     if "$filter" in query:
         items = [item for item in items if _predicate(query["$filter"])(item)]
-    config = request.app[STATE_KEY].config
+    config = tenant_of(request).state.config
     size = odata.page_size(query, int(config["pageSize"]), int(config["maxPageSize"]))
     start = odata.offset(query)
     base = _base_url(request)

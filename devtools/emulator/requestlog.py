@@ -10,11 +10,11 @@ from typing import Any
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from devtools.emulator.identity import IDENTITY_KEY
 from devtools.emulator.state import format_datetime, utc_now
+from devtools.emulator.tenants import TENANT_KEY
 
 # The names of the routes that count as operations; any other route is logged as "other".
-OPS = ("create", "list", "get", "delete", "download", "token")
+OPS = ("create", "list", "get", "delete", "download", "token", "tenantToken")
 
 
 class RequestLog:
@@ -35,6 +35,14 @@ LOG_KEY = web.AppKey("request_log", RequestLog)
 ENTRY_KEY = web.RequestKey("log_entry", dict)  # this request's entry, for the fault middleware to complete
 
 
+def _tenant_id(request: web.Request, op: str) -> str | None:
+    """The tenant a request was for: its token's (Graph), or its path's (a tenant's token endpoint)."""
+    if op == "tenantToken":
+        return request.match_info.get("tenant", "").lower() or None
+    tenant = request.get(TENANT_KEY)
+    return tenant.id if tenant is not None else None
+
+
 def operation(request: web.Request) -> str:
     name = request.match_info.route.name
     return name if name in OPS else "other"
@@ -51,8 +59,8 @@ async def log_requests(request: web.Request, handler: Handler) -> web.StreamResp
         "path": request.path,
         "query": dict(request.query),
         "status": None,
-        "authorized": op != "token"
-        and request.app[IDENTITY_KEY].graph_token_valid(request.headers.get("Authorization")),
+        "authorized": op not in ("token", "tenantToken") and TENANT_KEY in request,
+        "tenant": _tenant_id(request, op),
         "hadAuthorization": "Authorization" in request.headers,
         "prefer": request.headers.get("Prefer"),
         "host": request.host,

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from aiohttp import web
-
 from devtools.emulator import content
 
 DEFAULT_TENANT_ID = "2fcf1c68-b412-4c85-bfb2-cb20152a6843"
@@ -167,11 +165,12 @@ class Snapshot:
 class EmulatorState:
     """The emulated tenant: config, jobs, snapshot contents and the admin's changes to generated resources."""
 
-    def __init__(self) -> None:
+    def __init__(self, tenant_id: str = DEFAULT_TENANT_ID) -> None:
+        self.tenant_id = tenant_id
         self.reset()
 
     def reset(self) -> None:
-        self.config: dict[str, Any] = default_config()
+        self.config: dict[str, Any] = {**default_config(), "tenantId": self.tenant_id}
         self.jobs: dict[str, Job] = {}
         self.snapshots: dict[str, Snapshot] = {}
         self.overrides: dict[tuple[str, str], dict[str, Any] | None] = {}
@@ -314,6 +313,3 @@ class EmulatorState:
             "createdBy": copy.deepcopy(job.created_by),
             "errorDetails": list(job.error_details),
         }
-
-
-STATE_KEY = web.AppKey("state", EmulatorState)

@@ -107,7 +107,8 @@ def test_the_control_api_lists_its_routes_one_line_each(emulator: EmulatorContro
         ("POST", "/_emulator/jobs/{job_id}/complete"), ("POST", "/_emulator/jobs/{job_id}/expire"),
         ("GET", "/_emulator/snapshots/{snapshot_id}"), ("GET", "/_emulator/monitors"),
         ("POST", "/_emulator/monitors"), ("POST", "/_emulator/monitors/limits"), ("POST", "/_emulator/monitors/run"),
-        ("POST", "/_emulator/monitors/age"),
+        ("POST", "/_emulator/monitors/age"), ("GET", "/_emulator/tenants"), ("POST", "/_emulator/tenants"),
+        ("PATCH", "/_emulator/tenants/{tenant_id}"), ("GET", "/_emulator/app"), ("POST", "/_emulator/app"),
     }  # fmt: skip
     assert all(r["description"] and "\n" not in r["description"] for r in routes)
     reset = next(r for r in routes if r["path"] == "/_emulator/reset")
