@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from snapshot.graph import UtcmClient
     from snapshot.monitor_graph import MonitorGraph
+    from snapshot.queues import Queues
 
 
 class Closable(Protocol):
@@ -124,11 +125,18 @@ class TenantGraphs:
             await exchange.close()
 
 
+def _make_queues(settings: Settings) -> Queues:
+    from snapshot.queues import Queues
+
+    return Queues(settings)
+
+
 # azure-core pipeline options for the Table clients (the bench counts requests with a raw_request_hook).
 STORE_CLIENT_OPTIONS: dict[str, Any] = {}
 
 _graphs: ProcessWide[TenantGraphs] = ProcessWide(TenantGraphs)
 _store: ProcessWide[Store] = ProcessWide(lambda settings: Store(settings, **STORE_CLIENT_OPTIONS))
+_queues: ProcessWide[Queues] = ProcessWide(_make_queues)
 
 
 def graph(settings: Settings | None = None) -> UtcmClient:
@@ -144,6 +152,11 @@ def monitor_graph(settings: Settings | None = None) -> MonitorGraph:
     return MonitorGraph(graph(settings))
 
 
+def queues(settings: Settings | None = None) -> Queues:
+    """The work queues (the fan-out's)."""
+    return _queues.get(settings or get_settings())
+
+
 def store(settings: Settings | None = None) -> Store:
     """The current tenant's rows (the home tenant's Store shares its table service with every other tenant's)."""
     settings = settings or get_settings()
@@ -156,6 +169,7 @@ async def close_all() -> None:
     """Close and forget both clients (tests switch settings between cases)."""
     await _graphs.reset()
     await _store.reset()
+    await _queues.reset()
 
 
 _loop_guards: dict[int, AsyncIterator[None]] = {}  # id(loop) -> its guard; a strong reference keeps it alive

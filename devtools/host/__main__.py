@@ -13,6 +13,7 @@ from pathlib import Path
 
 from devtools.host.errors import HostError
 from devtools.host.indexing import load_app
+from devtools.host.queues import read_queue_options
 from devtools.host.server import Host, serve
 from devtools.host.settings import (
     SETTINGS_FILE_NAME,
@@ -36,6 +37,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
     parser.add_argument("--app", default=DEFAULT_APP, help="module:attribute of the FunctionApp (function_app:app)")
     parser.add_argument("--settings-file", type=Path, default=None, help="local.settings.json to read")
+    parser.add_argument(
+        "--no-queue-polling",
+        action="store_true",
+        help="do not poll the queues: only POST /admin/queues/{queue}/drain runs their messages (tests)",
+    )
     return parser.parse_args(argv)
 
 
@@ -62,7 +68,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         settings = load_settings(args.settings_file)
         app, app_root = load_app(args.app)
-        host = Host(app, settings, route_prefix=read_route_prefix(app_root / "host.json"))
+        host_json = app_root / "host.json"
+        host = Host(
+            app,
+            settings,
+            route_prefix=read_route_prefix(host_json),
+            queue_options=read_queue_options(host_json),
+            poll_queues=not args.no_queue_polling,
+        )
     except HostError as exc:
         print(f"error: {exc}", file=sys.stderr, flush=True)
         return 1

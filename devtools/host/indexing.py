@@ -22,6 +22,7 @@ from devtools.host.timers import Schedule
 
 HTTP_TRIGGER = "httpTrigger"
 TIMER_TRIGGER = "timerTrigger"
+QUEUE_TRIGGER = "queueTrigger"
 RETURN_BINDING = "$return"
 
 UserFunction = Callable[..., Coroutine[Any, Any, Any]]
@@ -37,6 +38,8 @@ class FunctionInfo:
     route: RouteTemplate | None = None
     methods: tuple[str, ...] | None = None  # None: every method
     schedule: Schedule | None = None
+    queue_name: str | None = None  # a queue trigger's queue (devtools/host/queues.py runs it)
+    connection: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)  # a timer never runs twice at once
 
 
@@ -93,14 +96,18 @@ def index_function(fn: Any, settings: Mapping[str, str]) -> FunctionInfo:
     trigger = triggers[0]
     others = [b for b in bindings if b is not trigger]
     trigger_type = trigger.get("type")
-    if trigger_type not in (HTTP_TRIGGER, TIMER_TRIGGER):
-        raise HostError(f"function {name!r}: trigger {trigger_type!r} is not supported (HTTP and timer only)")
+    if trigger_type not in (HTTP_TRIGGER, TIMER_TRIGGER, QUEUE_TRIGGER):
+        raise HostError(f"function {name!r}: trigger {trigger_type!r} is not supported (HTTP, timer and queue only)")
     if any(not (trigger_type == HTTP_TRIGGER and _is_http_return(b)) for b in others):
         raise HostError(f"function {name!r}: only a trigger and an HTTP return value are supported as bindings")
     info = FunctionInfo(name, str(trigger["name"]), fn.get_user_function())
     _check_callable(name, info.user_function, info.trigger_name)
     if trigger_type == HTTP_TRIGGER:
         _http_function(info, trigger)
+    elif trigger_type == QUEUE_TRIGGER:
+        where = f"function {info.name!r} queue"
+        info.queue_name = resolve_setting_references(str(trigger.get("queueName", "")), settings, where).lower()
+        info.connection = str(trigger.get("connection") or "AzureWebJobsStorage")
     else:
         _timer_function(info, trigger, settings)
     return info

@@ -18,6 +18,7 @@ from azure.functions.timer import TimerRequest
 
 from devtools.host.indexing import FunctionInfo, index_functions
 from devtools.host.invoke import FunctionFailed, invoke, to_function_request, to_web_response
+from devtools.host.queues import QueueListener, QueueOptions, queue_service
 from devtools.host.routes import RouteTable
 from devtools.host.settings import DEFAULT_ROUTE_PREFIX
 from devtools.host.timers import run_schedule
@@ -38,6 +39,8 @@ class Host:
         *,
         route_prefix: str = DEFAULT_ROUTE_PREFIX,
         max_request_bytes: int = MAX_REQUEST_BYTES,
+        queue_options: QueueOptions | None = None,
+        poll_queues: bool = True,
     ) -> None:
         self.route_prefix = route_prefix.strip("/")
         self.functions = index_functions(app, settings)
@@ -46,14 +49,26 @@ class Host:
             if fn.route is not None:
                 self.routes.add(fn.route, fn.methods, fn)
         self.timers = {f.name.lower(): f for f in self.functions if f.schedule is not None}
+        queue_functions = [f for f in self.functions if f.queue_name is not None]
+        options = queue_options or QueueOptions()
+        self.listeners = {
+            f.queue_name: QueueListener(f, queue_service(f.connection or "", settings), options)
+            for f in queue_functions
+            if f.queue_name
+        }
+        self._poll_queues = poll_queues
+        self._queue_tasks: list[asyncio.Task[None]] = []
         self._inflight: set[asyncio.Task[Any]] = set()
         self._timer_tasks: list[asyncio.Task[None]] = []
         self._stop_deadline: float | None = None
         self.web_app = web.Application(client_max_size=max_request_bytes)
         self.web_app.router.add_post("/admin/functions/{name}", self.handle_admin_invoke)
+        self.web_app.router.add_post("/admin/queues/{queue}/drain", self.handle_drain)
         self.web_app.router.add_route("*", "/{path:.*}", self.handle_http)
         self.web_app.on_startup.append(self._start_timers)
+        self.web_app.on_startup.append(self._start_queues)
         self.web_app.on_shutdown.append(self._stop_timers)
+        self.web_app.on_shutdown.append(self._stop_queues)
         self.web_app.on_cleanup.append(self._drain)
 
     def _track(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
@@ -110,6 +125,30 @@ class Host:
             return web.json_response({"name": fn.name, "status": "succeeded"})
         return web.json_response({"name": fn.name, "status": "failed", "error": type(error).__name__}, status=500)
 
+    async def handle_drain(self, request: web.Request) -> web.Response:
+        """Run the queue's visible messages to the end now: 200 `{"processed", "failed", "poisoned"}`."""
+        listener = self.listeners.get(request.match_info["queue"].lower())
+        if listener is None:
+            return web.json_response({"error": "no queue function listens on that queue"}, status=404)
+        counts = await asyncio.shield(self._track(listener.drain(), f"drain {listener.fn.name}"))
+        return web.json_response(counts)
+
+    async def _start_queues(self, _: web.Application) -> None:
+        if not self._poll_queues:
+            return
+        for queue, listener in self.listeners.items():
+            self._queue_tasks.append(asyncio.create_task(listener.listen(), name=f"queue:{queue}"))
+
+    async def _stop_queues(self, _: web.Application) -> None:
+        for task in self._queue_tasks:
+            task.cancel()
+        for task in self._queue_tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._queue_tasks.clear()
+        for listener in self.listeners.values():
+            await listener.close()
+
     async def _fire(self, fn: FunctionInfo, timer: TimerRequest) -> None:
         """Start one scheduled invocation, unless the previous one still runs (then this occurrence is skipped)."""
         if fn.lock.locked():
@@ -154,6 +193,8 @@ class Host:
                 lines.append(f"{fn.name}: [{methods}] {base_url}/{path}")
             elif fn.schedule is not None:
                 lines.append(f"{fn.name}: timerTrigger ({fn.schedule.expression})")
+            elif fn.queue_name is not None:
+                lines.append(f"{fn.name}: queueTrigger ({fn.queue_name})")
         return lines
 
 

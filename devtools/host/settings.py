@@ -72,11 +72,28 @@ def resolve_setting_references(text: str, settings: Mapping[str, str], where: st
     return _SETTING_REFERENCE.sub(repl, text)
 
 
+def strip_comments(text: str) -> str:
+    """host.json with its `//` and `/* */` comments removed (the Functions host reads it leniently); a `//`
+    inside a string, such as a URL, is kept."""
+    return re.sub(r'("(?:\\.|[^"\\])*")|//[^\n]*|/\*.*?\*/', lambda m: m.group(1) or "", text, flags=re.DOTALL)
+
+
+def read_host_json(host_json: Path) -> dict[str, Any]:
+    """host.json as an object ({} when there is none)."""
+    if not host_json.is_file():
+        return {}
+    try:
+        data = json.loads(strip_comments(host_json.read_text(encoding="utf-8-sig")))
+    except (OSError, ValueError) as exc:
+        raise HostError(f"{host_json} cannot be read as JSON: {type(exc).__name__}") from None
+    if not isinstance(data, dict):
+        raise HostError(f"{host_json} must hold a JSON object")
+    return data
+
+
 def read_route_prefix(host_json: Path) -> str:
     """`extensions.http.routePrefix` from host.json (default `api`), without slashes."""
-    if not host_json.is_file():
-        return DEFAULT_ROUTE_PREFIX
-    http = (_read_json_object(host_json).get("extensions") or {}).get("http") or {}
+    http = (read_host_json(host_json).get("extensions") or {}).get("http") or {}
     prefix = http.get("routePrefix", DEFAULT_ROUTE_PREFIX) if isinstance(http, dict) else DEFAULT_ROUTE_PREFIX
     if not isinstance(prefix, str):
         raise HostError(f"{host_json}: extensions.http.routePrefix must be a string")

@@ -57,9 +57,9 @@ def _run_on_startup(app: func.FunctionApp) -> None:
         return None
 
 
-def _queue_trigger(app: func.FunctionApp) -> None:
-    @app.queue_trigger(arg_name="msg", queue_name="q", connection="STORAGE")
-    async def queued(msg: func.QueueMessage) -> None:
+def _blob_trigger(app: func.FunctionApp) -> None:
+    @app.blob_trigger(arg_name="blob", path="c/{name}", connection="STORAGE")
+    async def blobbed(blob: func.InputStream) -> None:
         return None
 
 
@@ -94,7 +94,7 @@ def _names_differing_in_case(app: func.FunctionApp) -> None:
         (_sync_function, "must be `async def`"),
         (_context_parameter, "'context'"),
         (_run_on_startup, "runOnStartup"),
-        (_queue_trigger, "queueTrigger"),
+        (_blob_trigger, "blobTrigger"),
         (_output_binding, "only a trigger and an HTTP return value"),
         (_unsupported_route, "{id:int}"),
         (_names_differing_in_case, "used twice"),

@@ -1,0 +1,136 @@
+"""Storage Queues: the work queues the timers fill, one small JSON message per tenant, and the queue triggers
+drain (docs/tenants.md). Azure Functions scales the queue-triggered functions out by the queues' length.
+
+The app sends through the same storage connection the triggers listen on (QUEUE_CONNECTION, the Functions
+conventions: a connection string, or `<name>__queueServiceUri` / `<name>__accountName` with the managed
+identity). Messages are base64 text, the queue trigger's default `messageEncoding`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from snapshot import errors
+from snapshot.settings import IDENTITY_CLIENT_OPTIONS, TABLE_CLIENT_OPTIONS, Settings, SettingsError
+from snapshot.store.tables import storage_errors
+
+QUEUE_CONNECTION = "AzureWebJobsStorage"
+POLL_QUEUE = "snapshot-poll"  # a tenant's snapshot poll, or a probe of a tenant not ready
+DRIFTS_QUEUE = "snapshot-drifts"  # a tenant's drift poll
+POISON_SUFFIX = "-poison"  # where the Functions host moves a message that failed maxDequeueCount times
+SENDS_IN_FLIGHT = 32
+
+Kind = Literal["poll", "probe", "drifts"]
+
+
+class WorkMessage(BaseModel):
+    """One unit of fanned-out work: what to do, for which tenant."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    v: Literal[1] = 1
+    kind: Kind
+    tenantId: str
+
+    def body(self) -> str:
+        return self.model_dump_json()
+
+
+def parse_message(body: str) -> WorkMessage:
+    """A queue message's body; ValidationFailed naming the field when it is not one this app sends."""
+    try:
+        return WorkMessage.model_validate(json.loads(body))
+    except (ValueError, ValidationError) as exc:
+        fields = [".".join(str(p) for p in e["loc"]) or "body" for e in getattr(exc, "errors", lambda: [])()]
+        raise errors.ValidationFailed(
+            [errors.FieldError(field, "is missing or invalid in the queue message") for field in fields or ["body"]]
+        ) from None
+
+
+def _service(environ: Mapping[str, str]) -> Any:
+    from azure.storage.queue.aio import QueueServiceClient
+
+    options: dict[str, Any] = dict(TABLE_CLIENT_OPTIONS)
+    name = QUEUE_CONNECTION
+    if environ.get(name):
+        return QueueServiceClient.from_connection_string(environ[name], **options)
+    endpoint = environ.get(f"{name}__queueServiceUri") or environ.get(f"{name}__serviceUri")
+    account = environ.get(f"{name}__accountName")
+    if not endpoint and account and re.fullmatch(r"[a-z0-9]{3,24}", account):
+        endpoint = f"https://{account}.queue.core.windows.net"
+    if not endpoint:
+        raise SettingsError(
+            f"app setting {name} is missing: set {name}, {name}__queueServiceUri or {name}__accountName"
+        )
+    from azure.identity.aio import ManagedIdentityCredential
+
+    credential = ManagedIdentityCredential(client_id=environ.get(f"{name}__clientId"), **IDENTITY_CLIENT_OPTIONS)
+    return QueueServiceClient(endpoint, credential=credential, **options)
+
+
+class Queues:
+    """The app's queues on the storage account (one client per queue).
+
+    Bicep creates the queues, and the app's identity holds only the roles to send, read and delete messages
+    (infra/modules/rbac.bicep), not to create a queue. So a send goes first, and only Storage's documented
+    `QueueNotFound` answer (a new local Azurite, a storage account made without infra/) makes the app create
+    the queue and send again.
+    """
+
+    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+        self.settings = settings
+        self._service = _service(os.environ if environ is None else environ)
+        self.sent = 0  # messages sent by this client (the bench and tests count them)
+
+    async def client(self, queue: str, create: bool = False) -> Any:
+        """The queue's client (`create`: make the queue first if it is missing, for local tools and tests)."""
+        from azure.storage.queue import TextBase64DecodePolicy, TextBase64EncodePolicy
+
+        # The policies are the queue client's own (the service client does not hand them down).
+        client = self._service.get_queue_client(
+            queue, message_encode_policy=TextBase64EncodePolicy(), message_decode_policy=TextBase64DecodePolicy()
+        )
+        if create:
+            await self._create(client)
+        return client
+
+    @staticmethod
+    async def _create(client: Any) -> None:
+        with storage_errors(), contextlib.suppress(ResourceExistsError):
+            await client.create_queue()
+
+    async def send(self, queue: str, messages: list[WorkMessage]) -> None:
+        """Send each message, a few at a time; the first one finds out whether the queue exists."""
+        if not messages:
+            return
+        client = await self.client(queue)
+        try:
+            with storage_errors():
+                await client.send_message(messages[0].body())
+        except ResourceNotFoundError as exc:
+            if exc.error_code != "QueueNotFound":
+                raise
+            await self._create(client)
+            with storage_errors():
+                await client.send_message(messages[0].body())
+        gate = asyncio.Semaphore(SENDS_IN_FLIGHT)
+
+        async def one(message: WorkMessage) -> None:
+            async with gate:
+                with storage_errors():
+                    await client.send_message(message.body())
+
+        await asyncio.gather(*(one(message) for message in messages[1:]))
+        self.sent += len(messages)
+
+    async def close(self) -> None:
+        await self._service.close()
