@@ -20,6 +20,7 @@ USER = "microsoft.entra.user"
 class Stack:
     azurite: services.Service
     emulator: services.Service
+    queues: services.Service
 
     @property
     def control(self) -> EmulatorControl:
@@ -27,12 +28,12 @@ class Stack:
 
     @property
     def connection_string(self) -> str:
-        return services.azurite_connection_string(self.azurite.port)
+        return services.azurite_connection_string(self.azurite.port, self.queues.port)
 
     def environment(self, prefix: str | None = None) -> dict[str, str]:
         """What conftest's stack_environment sets: the app pointed at this Azurite and this emulator."""
         return {
-            **services.emulator_env(self.emulator.port),
+            **services.emulator_env(self.emulator.port, self.emulator.https_port),
             "AzureWebJobsStorage": self.connection_string,
             "SNAPSHOT_TABLE_PREFIX": prefix or f"B{uuid.uuid4().hex[:12]}",
             "SNAPSHOT_RETRY_AFTER_SECONDS": "1",
@@ -42,17 +43,20 @@ class Stack:
 
 @contextlib.contextmanager
 def stack(name: str) -> Iterator[Stack]:
-    azurite = services.azurite(services.free_port(), log_path=LOG_DIR / f"{name}-azurite.log").start()
-    try:
-        emulator = services.emulator(services.free_port(), log_path=LOG_DIR / f"{name}-emulator.log").start()
-    except Exception:
-        azurite.stop()
-        raise
-    try:
-        yield Stack(azurite, emulator)
-    finally:
-        emulator.stop()
-        azurite.stop()
+    """Azurite (tables and queues) and the emulator (with its TLS authority), stopped by PID at the end."""
+    with contextlib.ExitStack() as running:
+        azurite = services.azurite(services.free_port(), log_path=LOG_DIR / f"{name}-azurite.log")
+        running.callback(azurite.stop)
+        azurite.start()
+        queues = services.azurite_queue(services.free_port(), log_path=LOG_DIR / f"{name}-azurite-queue.log")
+        running.callback(queues.stop)
+        queues.start()
+        emulator = services.emulator(
+            services.free_port(), log_path=LOG_DIR / f"{name}-emulator.log", https_port=services.free_port()
+        )
+        running.callback(emulator.stop)
+        emulator.start()
+        yield Stack(azurite, emulator, queues)
 
 
 def use_app_environment(env: dict[str, str]) -> None:

@@ -33,15 +33,19 @@ def local_settings(path: Path) -> dict[str, str]:
     return merged
 
 
-def azurite_port(settings: dict[str, str]) -> int | None:
-    """The Table port Azurite must listen on, or None when storage is not the local emulator."""
-    name = settings.get("SNAPSHOT_STORAGE") or "AzureWebJobsStorage"
+DEVELOPMENT_PORTS = {"table": 10002, "queue": 10001}
+
+
+def azurite_port(settings: dict[str, str], service: str = "table") -> int | None:
+    """The port Azurite's table (or queue) service must listen on, or None when storage is not the local
+    emulator. Tables use SNAPSHOT_STORAGE's connection; queues AzureWebJobsStorage (the queue triggers')."""
+    name = (settings.get("SNAPSHOT_STORAGE") if service == "table" else None) or "AzureWebJobsStorage"
     value = settings.get(name, "")
     if value.strip().lower().rstrip(";") == "usedevelopmentstorage=true":
-        return 10002
+        return DEVELOPMENT_PORTS[service]
     for part in value.split(";"):
         key, _, endpoint = part.partition("=")
-        if key.strip().lower() == "tableendpoint":
+        if key.strip().lower() == f"{service}endpoint":
             parts = urlsplit(endpoint)
             if parts.hostname and is_loopback_host(parts.hostname):
                 return parts.port or 80
@@ -53,6 +57,21 @@ def emulator_port(settings: dict[str, str]) -> int | None:
     if parts.hostname and is_loopback_host(parts.hostname):
         return parts.port or 80
     return None
+
+
+def authority_port(settings: dict[str, str]) -> int | None:
+    """The emulator's TLS port when SNAPSHOT_AUTHORITY_HOST is a loopback authority (the emulator's Entra)."""
+    parts = urlsplit(settings.get("SNAPSHOT_AUTHORITY_HOST", ""))
+    if parts.scheme == "https" and parts.hostname and is_loopback_host(parts.hostname):
+        return parts.port or 443
+    return None
+
+
+# The customer tenants `make run` starts the emulator with: one consented, one whose admin has not consented yet.
+DEMO_TENANTS = (
+    "7d1e5c2a-3b4f-4a6e-9c8d-1f2a3b4c5d6e:Contoso Customer",
+    "9a8b7c6d-5e4f-4d3c-8b2a-0f1e2d3c4b5a:Fabrikam Customer:unconsented",
+)
 
 
 def taken_ports(ports: dict[str, int]) -> list[str]:
@@ -72,7 +91,13 @@ def main(argv: list[str] | None = None) -> int:
 
     settings = local_settings(args.settings_file)
     log_dir = services.ROOT / ".local" / "logs"
-    ports = {"Azurite": azurite_port(settings), "the Graph emulator": emulator_port(settings), "the host": args.port}
+    ports = {
+        "Azurite": azurite_port(settings),
+        "Azurite's queues": azurite_port(settings, "queue"),
+        "the Graph emulator": emulator_port(settings),
+        "the emulator's Entra authority": authority_port(settings) if emulator_port(settings) else None,
+        "the host": args.port,
+    }
     taken = taken_ports({name: port for name, port in ports.items() if port is not None})
     if taken:
         print("\n".join(taken) + "\nnothing was started: stop that process, or change the port", file=sys.stderr)
@@ -106,10 +131,19 @@ def serve(args: argparse.Namespace, settings: dict[str, str], log_dir: Path, sta
         started.append(services.azurite(port, location=data, log_path=log_dir / "azurite.log"))
         started[-1].start(hold_signals=True)
         print(f"Azurite Table Storage   http://127.0.0.1:{port}  (data in .local/azurite)")
+    if (port := azurite_port(settings, "queue")) is not None:
+        data = services.ROOT / ".local" / "azurite-queues"
+        data.mkdir(parents=True, exist_ok=True)
+        started.append(services.azurite_queue(port, location=data, log_path=log_dir / "azurite-queue.log"))
+        started[-1].start(hold_signals=True)
+        print(f"Azurite Queue Storage   http://127.0.0.1:{port}  (the fan-out's queues)")
     if (port := emulator_port(settings)) is not None:
-        started.append(services.emulator(port, log_path=log_dir / "emulator.log"))
+        https_port = authority_port(settings)
+        started.append(services.emulator(port, log_dir / "emulator.log", https_port=https_port, tenants=DEMO_TENANTS))
         started[-1].start(hold_signals=True)
         print(f"Graph emulator          http://127.0.0.1:{port}/v1.0  (control routes: GET /_emulator/)")
+        if https_port is not None:
+            print(f"Emulated Entra          https://127.0.0.1:{https_port}  (tenants: GET /_emulator/tenants)")
     started.append(services.host(args.port, {}, log_dir / "host.log", ["--settings-file", str(args.settings_file)]))
     started[-1].start(timeout=120, hold_signals=True)
     base = f"http://127.0.0.1:{args.port}"
@@ -121,6 +155,13 @@ def serve(args: argparse.Namespace, settings: dict[str, str], log_dir: Path, sta
         f"-H 'Idempotency-Key: demo-1' "
         '-d \'{"displayName": "My first snapshot", "resources": ["microsoft.entra.conditionalAccessPolicy"]}\''
     )
+    if settings.get("SNAPSHOT_TENANCY") == "multi":
+        tenant_id, _, name = DEMO_TENANTS[0].partition(":")
+        print(
+            f"  curl -s -X POST {base}/api/tenants -H 'Content-Type: application/json' "
+            f'-d \'{{"tenantId": "{tenant_id}", "displayName": "{name}"}}\''
+        )
+        print(f"  curl -s {base}/api/tenants")
     print("\nCtrl-C stops everything.", flush=True)
     while all(s.process is not None and s.process.poll() is None for s in started):
         time.sleep(0.5)

@@ -19,6 +19,7 @@ from typing import IO
 
 ROOT = Path(__file__).resolve().parent.parent
 AZURITE_TABLE_MAIN = ROOT / "node_modules" / "azurite" / "dist" / "src" / "table" / "main.js"
+AZURITE_QUEUE_MAIN = ROOT / "node_modules" / "azurite" / "dist" / "src" / "queue" / "main.js"
 DEV_ACCOUNT = "devstoreaccount1"
 DEV_ACCOUNT_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
 IDENTITY_HEADER = "local-identity-header"
@@ -104,6 +105,7 @@ class Service:
     log_path: Path | None = None
     stop_signal: int = signal.SIGTERM
     process: subprocess.Popen[bytes] | None = None
+    https_port: int | None = None  # the emulator's second, TLS port (its Entra authority)
     _log: IO[bytes] | None = None
 
     def start(self, timeout: float = 60.0, hold_signals: bool = False) -> Service:
@@ -160,24 +162,72 @@ def azurite(port: int, location: Path | None = None, log_path: Path | None = Non
     return Service("azurite", argv, port, log_path=log_path, stop_signal=signal.SIGINT)
 
 
-def azurite_connection_string(port: int) -> str:
+def azurite_queue(port: int, location: Path | None = None, log_path: Path | None = None) -> Service:
+    """Azurite's queue service (the fan-out's queues and the queue triggers'), beside the table service."""
+    if not AZURITE_QUEUE_MAIN.exists():
+        raise RuntimeError("Azurite is not installed: run `npm ci` (make does it) in the project folder")
+    storage = ["--location", str(location)] if location else ["--inMemoryPersistence"]
+    argv = [
+        "node", str(AZURITE_QUEUE_MAIN), "--queueHost", "127.0.0.1", "--queuePort", str(port),
+        *storage, "--disableTelemetry", "--skipApiVersionCheck", "--silent",
+    ]  # fmt: skip
+    return Service("azurite-queue", argv, port, log_path=log_path, stop_signal=signal.SIGINT)
+
+
+def azurite_connection_string(port: int, queue_port: int | None = None) -> str:
+    """The development account on this Azurite: its table service, and its queue service when given."""
+    queues = f"QueueEndpoint=http://127.0.0.1:{queue_port}/{DEV_ACCOUNT};" if queue_port else ""
     return (
         f"DefaultEndpointsProtocol=http;AccountName={DEV_ACCOUNT};AccountKey={DEV_ACCOUNT_KEY};"
-        f"TableEndpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};"
+        f"TableEndpoint=http://127.0.0.1:{port}/{DEV_ACCOUNT};{queues}"
     )
 
 
-def emulator(port: int, log_path: Path | None = None, extra_args: list[str] | None = None) -> Service:
+def emulator_ca_file(https_port: int) -> Path:
+    """Where an emulator serving TLS on `https_port` writes its certificate authority (made at its start)."""
+    return ROOT / ".local" / "emulator-tls" / f"ca-{https_port}.pem"
+
+
+def emulator(
+    port: int,
+    log_path: Path | None = None,
+    extra_args: list[str] | None = None,
+    https_port: int | None = None,
+    tenants: tuple[str, ...] = (),
+) -> Service:
+    """The emulator on `port`; with `https_port`, also its Entra authority over TLS; `tenants` held from start-up
+    (GUID[:displayName][:unconsented])."""
     argv = [sys.executable, "-m", "devtools.emulator", "--port", str(port), *(extra_args or [])]
-    return Service("emulator", argv, port, env={"PYTHONUNBUFFERED": "1"}, log_path=log_path)
+    if https_port is not None:
+        argv += ["--https-port", str(https_port), "--ca-file", str(emulator_ca_file(https_port))]
+    for tenant in tenants:
+        argv += ["--tenant", tenant]
+    return Service("emulator", argv, port, env={"PYTHONUNBUFFERED": "1"}, log_path=log_path, https_port=https_port)
 
 
-def emulator_env(port: int) -> dict[str, str]:
-    """The settings that point the app's Graph client and managed identity at the emulator."""
-    return {
+def emulator_env(port: int, https_port: int | None = None) -> dict[str, str]:
+    """The settings that point the app's Graph client and managed identity at the emulator (and, when it serves
+    TLS, the Entra authority of the tenants' tokens, trusting its certificate)."""
+    env = {
         "GRAPH_BASE_URL": f"http://127.0.0.1:{port}/v1.0",
         "IDENTITY_ENDPOINT": f"http://127.0.0.1:{port}/msi/token",
         "IDENTITY_HEADER": IDENTITY_HEADER,
+    }
+    if https_port is not None:
+        env["SNAPSHOT_AUTHORITY_HOST"] = f"https://127.0.0.1:{https_port}"
+        env["SNAPSHOT_AUTHORITY_CA_FILE"] = str(emulator_ca_file(https_port))
+    return env
+
+
+def multi_tenant_env() -> dict[str, str]:
+    """tenancy=multi with the emulator's app registration and home tenant (devtools/emulator/identity.py)."""
+    from devtools.emulator.identity import APP_CLIENT_ID
+    from devtools.emulator.state import DEFAULT_TENANT_ID
+
+    return {
+        "SNAPSHOT_TENANCY": "multi",
+        "SNAPSHOT_APP_CLIENT_ID": APP_CLIENT_ID,
+        "SNAPSHOT_HOME_TENANT_ID": DEFAULT_TENANT_ID,
     }
 
 

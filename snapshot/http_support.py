@@ -136,8 +136,8 @@ def read_json_body(req: func.HttpRequest) -> Any:
 
 
 def flag(req: func.HttpRequest, name: str) -> bool:
-    """A true/false query parameter (absent: false)."""
-    value = (req.params.get(name) or "false").lower()
+    """A true/false query parameter (absent: false; present but empty is neither, so refused)."""
+    value = req.params.get(name, "false").lower()
     if value not in ("true", "false"):
         raise errors.ValidationFailed([errors.FieldError(name, "must be true or false")])
     return value == "true"

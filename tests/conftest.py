@@ -33,8 +33,17 @@ def azurite_service() -> Iterator[services.Service]:
 
 
 @pytest.fixture(scope="session")
+def azurite_queue_service() -> Iterator[services.Service]:
+    service = services.azurite_queue(services.free_port(), log_path=LOG_DIR / "azurite-queue.log").start()
+    yield service
+    service.stop()
+
+
+@pytest.fixture(scope="session")
 def emulator_service() -> Iterator[services.Service]:
-    service = services.emulator(services.free_port(), log_path=LOG_DIR / "emulator.log").start()
+    service = services.emulator(
+        services.free_port(), log_path=LOG_DIR / "emulator.log", https_port=services.free_port()
+    ).start()
     yield service
     service.stop()
 
@@ -53,13 +62,15 @@ def emulator(emulator_service: services.Service) -> EmulatorControl:
 def stack_env(
     monkeypatch: pytest.MonkeyPatch,
     azurite_service: services.Service,
+    azurite_queue_service: services.Service,
     emulator: EmulatorControl,
     emulator_service: services.Service,
 ) -> Iterator[dict[str, str]]:
     """Point the app at Azurite and the emulator, with tables of its own for this test."""
     for name in services.LEAKY_ENV:
         monkeypatch.delenv(name, raising=False)
-    env = stack_environment(azurite_service.port, emulator_service.port, f"T{uuid.uuid4().hex[:12]}")
+    prefix = f"T{uuid.uuid4().hex[:12]}"
+    env = stack_environment(azurite_service.port, emulator_service, prefix, azurite_queue_service.port)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     settings_module.get_settings.cache_clear()
@@ -82,10 +93,16 @@ async def app_env(stack_env: dict[str, str]) -> AsyncIterator[dict[str, str]]:
 
 
 @pytest.fixture(scope="session")
-def app_host(azurite_service: services.Service, emulator_service: services.Service) -> Iterator[services.Service]:
+def app_host(
+    azurite_service: services.Service, azurite_queue_service: services.Service, emulator_service: services.Service
+) -> Iterator[services.Service]:
     """devtools.host serving function_app.app over real HTTP, against Azurite and the emulator."""
-    env = host_environment(azurite_service.port, emulator_service.port, E2E_TABLE_PREFIX)
-    service = services.host(services.free_port(), env, log_path=LOG_DIR / "host.log").start(timeout=120)
+    env = host_environment(azurite_service.port, emulator_service, E2E_TABLE_PREFIX, azurite_queue_service.port)
+    # The tests run the queues with the drain endpoint (tests/support run_function); no listener competes.
+    extra = ["--no-queue-polling"]
+    service = services.host(services.free_port(), env, log_path=LOG_DIR / "host.log", extra_args=extra).start(
+        timeout=120
+    )
     yield service
     service.stop()
 

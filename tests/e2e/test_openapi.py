@@ -422,8 +422,12 @@ def test_generated_requests_get_documented_answers(api: httpx.Client, emulator: 
     body = {"displayName": "Generated requests", "resources": TYPES}
     stored = follow(api, Contract(doc), api.post("/api/snapshots", json=body))
     assert stored.status_code == 200, stored.text
-    known = {"path_parameters": {"id": stored.json()["id"]}}
-    unknown = {"path_parameters": {"id": UNKNOWN_ID}}
+    stored_id = stored.json()["id"]
+
+    def path_values(operation: Any, job_id: str) -> dict[str, Any]:
+        """Well-formed path parameters: the job id given, and for a tenant the home tenant (`home`)."""
+        names = [parameter.name for parameter in operation.path_parameters]
+        return {"path_parameters": {name: job_id if name == "id" else "home" for name in names}}
 
     schema = schemathesis.openapi.from_dict(doc)
     checks = [
@@ -441,13 +445,13 @@ def test_generated_requests_get_documented_answers(api: httpx.Client, emulator: 
             continue  # the same handlers as the unscoped copies fuzzed here; called in scope by the contract run
         statuses = fuzz(operation, positive, url, checks)
         if operation.path_parameters:
-            statuses += fuzz(operation, positive, url, checks, **known)
+            statuses += fuzz(operation, positive, url, checks, **path_values(operation, stored_id))
         if operation.label == "POST /snapshots":  # a valid body: generated Idempotency-Keys, then the 12-job cap
             statuses += fuzz(operation, positive, url, checks, body={**body, "displayName": "Generated start"})
         # Invalid ids (control characters, "/") never reach the app through the Functions host's routing, so
         # the negative run keeps a well-formed id and breaks the query, headers and body instead.
         if operation.query or operation.headers or operation.body:
-            fixed = unknown if operation.path_parameters else {}
+            fixed = path_values(operation, UNKNOWN_ID) if operation.path_parameters else {}
             statuses += fuzz(operation, negative, url, [*checks, negative_data_rejection], **fixed)
         seen[operation.label] = statuses
     print(json.dumps({label: dict(statuses) for label, statuses in seen.items()}, indent=1))

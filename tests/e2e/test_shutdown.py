@@ -10,11 +10,14 @@ from tests.support import LOG_DIR, host_environment, run_function
 
 
 def test_the_host_log_has_no_unclosed_session_after_a_clean_stop(
-    azurite_service: services.Service, emulator_service: services.Service, emulator: EmulatorControl
+    azurite_service: services.Service,
+    azurite_queue_service: services.Service,
+    emulator_service: services.Service,
+    emulator: EmulatorControl,
 ) -> None:
     # content stored in parallel transactions: the Table client holds several pooled connections
     emulator.configure(jobStartSeconds=0, jobDurationSeconds=0, resourceCounts={"microsoft.entra.user": 1000})
-    env = host_environment(azurite_service.port, emulator_service.port, "Shutdown")
+    env = host_environment(azurite_service.port, emulator_service, "Shutdown", azurite_queue_service.port)
     log = LOG_DIR / "host-shutdown.log"
     log.unlink(missing_ok=True)
     host = services.host(services.free_port(), env, log_path=log).start(timeout=120)

@@ -19,11 +19,14 @@ LOG_DIR = services.ROOT / ".local" / "test-logs"
 E2E_TABLE_PREFIX = "Endtoend"
 
 
-def stack_environment(azurite_port: int, emulator_port: int, table_prefix: str) -> dict[str, str]:
-    """The app's settings pointed at this Azurite and this emulator, with tables named by `table_prefix`."""
+def stack_environment(
+    azurite_port: int, emulator: services.Service, table_prefix: str, queue_port: int
+) -> dict[str, str]:
+    """The app's settings pointed at this Azurite (tables and queues) and this emulator, with
+    tables named by `table_prefix`."""
     return {
-        **services.emulator_env(emulator_port),
-        "AzureWebJobsStorage": services.azurite_connection_string(azurite_port),
+        **services.emulator_env(emulator.port, emulator.https_port),
+        "AzureWebJobsStorage": services.azurite_connection_string(azurite_port, queue_port),
         "SNAPSHOT_TABLE_PREFIX": table_prefix,
         "SNAPSHOT_RETRY_AFTER_SECONDS": "1",
     }
@@ -33,10 +36,12 @@ def stack_environment(azurite_port: int, emulator_port: int, table_prefix: str) 
 NEVER = "0 0 0 1 1 *"
 
 
-def host_environment(azurite_port: int, emulator_port: int, table_prefix: str) -> dict[str, str]:
+def host_environment(
+    azurite_port: int, emulator: services.Service, table_prefix: str, queue_port: int
+) -> dict[str, str]:
     """stack_environment for a host subprocess: every timer's schedule set (the host resolves %NAME% from
     the settings, as Azure does) to one that never fires, and the variables that would leak in blanked."""
-    env = stack_environment(azurite_port, emulator_port, table_prefix)
+    env = stack_environment(azurite_port, emulator, table_prefix, queue_port)
     env["SNAPSHOT_POLL_SCHEDULE"] = NEVER
     env["SNAPSHOT_DRIFT_POLL_SCHEDULE"] = NEVER
     for name in services.LEAKY_ENV:
@@ -66,10 +71,19 @@ def use_setting(monkeypatch: pytest.MonkeyPatch, name: str, value: str) -> None:
     get_settings.cache_clear()
 
 
+# A timer that fans out, and the queue its messages go to: running the timer in a test also runs what it queued.
+FANNED_OUT = {"poll_snapshots": "snapshot-poll", "poll_drifts": "snapshot-drifts"}
+
+
 def run_function(api: httpx.Client, name: str) -> None:
-    """Run a non-HTTP function now through the host's admin endpoint, and wait for it."""
+    """Run a timer function now through the host's admin endpoint and wait for it; for a timer that fans out,
+    then run its queue's messages to the end (the host's drain endpoint), so the test sees the tick's work."""
     response = api.post(f"/admin/functions/{name}", params={"wait": "true"}, json={"input": ""})
     assert response.status_code == 200, response.text
+    if name in FANNED_OUT:
+        drained = api.post(f"/admin/queues/{FANNED_OUT[name]}/drain")
+        assert drained.status_code == 200, drained.text
+        assert drained.json()["failed"] == 0, f"a fanned-out message failed: {drained.text}"
 
 
 def take_snapshot(api: httpx.Client, name: str, resources: list[str]) -> str:

@@ -32,6 +32,8 @@ LAYERS = {
     "snapshot.callbacks": 2,  # the package and delivery: I/O
     "snapshot.graph": 2,
     "snapshot.identity": 2,
+    "snapshot.queues": 2,
+    "snapshot.onboarding": 1,
     "snapshot.monitor_graph": 2,
     "snapshot.store": 2,
     "snapshot.clients": 2,
