@@ -22,10 +22,11 @@ from devtools import services
 class Run:
     def __init__(self, tmp_path: Path) -> None:
         self.azurite, self.emulator, self.host = services.free_port(), services.free_port(), services.free_port()
+        self.queues, self.authority = services.free_port(), services.free_port()
         sample = json.loads((services.ROOT / "local.settings.sample.json").read_text())
         values = sample["Values"] | {
-            "AzureWebJobsStorage": services.azurite_connection_string(self.azurite),
-            **services.emulator_env(self.emulator),
+            "AzureWebJobsStorage": services.azurite_connection_string(self.azurite, self.queues),
+            **services.emulator_env(self.emulator, self.authority),
         }
         self.settings = tmp_path / "local.settings.json"
         self.settings.write_text(json.dumps({"IsEncrypted": False, "Values": values}))
@@ -33,8 +34,8 @@ class Run:
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
-    def ports(self) -> tuple[int, int, int]:
-        return self.azurite, self.emulator, self.host
+    def ports(self) -> tuple[int, int, int, int, int]:
+        return self.azurite, self.queues, self.emulator, self.authority, self.host
 
     def start(self) -> subprocess.Popen[bytes]:
         self.process = subprocess.Popen(
@@ -114,7 +115,15 @@ def test_run_serves_health_and_stops_everything_on_ctrl_c(run: Run) -> None:
         assert response.status_code == 200
         assert response.json()["status"] == "healthy"
         pids = run.children()
-        assert len(pids) == 3
+        assert len(pids) == 4  # Azurite tables, Azurite queues, the emulator, the host
+        # tenancy=multi with the home tenant and two customer tenants, one of them not consented yet
+        emulated = httpx.get(f"http://127.0.0.1:{run.emulator}/_emulator/tenants").json()["tenants"]
+        assert sorted(t["consented"] for t in emulated) == [False, True, True]
+        base = f"http://127.0.0.1:{run.host}/api/tenants"
+        for tenant in (t for t in emulated if not t["home"]):
+            answer = httpx.post(base, json={"tenantId": tenant["tenantId"], "displayName": "Demo"}, timeout=30)
+            expected = "ready" if tenant["consented"] else "pendingConsent"
+            assert (answer.status_code, answer.json()["status"]) == (201, expected), answer.text
     finally:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=60)[0].decode()
