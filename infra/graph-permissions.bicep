@@ -4,6 +4,8 @@
 //   az deployment group create -g <rg> -f infra/graph-permissions.bicep -p functionAppPrincipalId=<id>
 //
 // 1. The app's managed identity gets ConfigurationMonitoring.ReadWrite.All (createSnapshot, list, get, delete).
+//    Not in a customer tenant (tenancy=multi): there admin consent has granted it to the app registration's
+//    service principal already, so functionAppPrincipalId stays empty (infra/README.md, "Onboarding a customer tenant").
 // 2. The UTCM service principal (appId 03b07b79-c5bc-4b5e-9bfa-13acf4a99998), which does the reading, and the
 //    M365 Admin Services service principal (appId 6b91db1b-f05b-405a-a0b2-e3f60b28d645), which UTCM also needs
 //    in the tenant, are created if absent (https://learn.microsoft.com/graph/utcm-authentication-setup).
@@ -18,8 +20,8 @@
 // Needs Bicep CLI 0.36.1 or later (CI pins the version).
 extension microsoftGraphV1
 
-@description('Object (principal) id of the function app\'s managed identity: the functionAppPrincipalId output of main.bicep.')
-param functionAppPrincipalId string
+@description('Object (principal) id of the function app\'s managed identity: the functionAppPrincipalId output of main.bicep. Empty in a customer tenant (tenancy=multi), where admin consent grants the app its permission: then only the UTCM steps run.')
+param functionAppPrincipalId string = ''
 
 @description('Workloads whose configuration UTCM may read (snapshot). Least privilege: only Entra by default.')
 @allowed([
@@ -111,7 +113,7 @@ resource graphSp 'Microsoft.Graph/servicePrincipals@v1.0' existing = {
   appId: graphAppId
 }
 
-resource appConfigurationMonitoring 'Microsoft.Graph/appRoleAssignedTo@v1.0' = {
+resource appConfigurationMonitoring 'Microsoft.Graph/appRoleAssignedTo@v1.0' = if (!empty(functionAppPrincipalId)) {
   principalId: functionAppPrincipalId
   resourceId: graphSp.id
   appRoleId: filter(graphSp.appRoles, role => role.value == appGraphRole)[0].id

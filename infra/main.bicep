@@ -1,7 +1,8 @@
 // Tenant snapshot service: everything the function app needs, in one resource group.
 //   az deployment group create -g <rg> -f infra/main.bicep -p infra/main.bicepparam    (or: azd provision)
 // Microsoft Graph permissions are a separate deployment (graph-permissions.bicep): they need an Entra admin.
-// Hand-written resources only (no registry modules), so this file builds offline.
+// Hand-written resources only (no registry modules). tenancy=multi adds modules/app-registration.bicep, which uses
+// the Microsoft Graph extension: building this file restores it from mcr.microsoft.com (infra/bicepconfig.json).
 targetScope = 'resourceGroup'
 
 @description('Name of the environment (azd passes AZURE_ENV_NAME: letters, digits, -, _, ., ( and )). Sanitized into every resource name.')
@@ -63,6 +64,16 @@ param tags object = {}
 ])
 param identityType string = 'UserAssigned'
 
+// multi needs identityType=UserAssigned: the app registration's federated credential names the identity's object
+// id, which must exist before the registration does and outlive the site. The deployment fails with a message
+// otherwise (appTenancy below), rather than deploying an app that cannot reach any customer tenant.
+@description('single (default): the app reads its own tenant only. multi: also customer tenants, through a multi-tenant app registration (modules/app-registration.bicep) whose only credential is the user-assigned identity; needs identityType=UserAssigned and a deployer who can create app registrations (infra/README.md, "Deploying with tenancy=multi"). main.bicepparam reads SNAPSHOT_TENANCY.')
+@allowed([
+  'single'
+  'multi'
+])
+param tenancy string = 'single'
+
 @description('App settings read by snapshot/settings.py to override, by name (e.g. {SNAPSHOT_POLL_SCHEDULE: \'0 */5 * * * *\'}). Merged over snapshotSettingDefaults; values are strings.')
 param snapshotSettings object = {}
 
@@ -112,7 +123,9 @@ var snapshotSettingDefaults = {
   SNAPSHOT_CALLBACK_ALLOWED_HOSTS: '*.logic.azure.com'
   SNAPSHOT_DRIFT_POLL_SCHEDULE: '0 15 0,6,12,18 * * *'
 }
-var appSnapshotSettings = union(snapshotSettingDefaults, snapshotSettings)
+// SNAPSHOT_AUTHORITY_CA_FILE makes the app trust one local certificate (the emulator's) for Entra: in Azure every
+// token request would fail, so an override naming it stops the deployment instead.
+var appSnapshotSettings = contains(snapshotSettings, 'SNAPSHOT_AUTHORITY_CA_FILE') ? fail('SNAPSHOT_AUTHORITY_CA_FILE is for local runs against the emulator only: remove it from snapshotSettings.') : union(snapshotSettingDefaults, snapshotSettings)
 
 // The tables of settings.py (jobs_table, resources_table, ...): {prefix}<suffix>. One line per table.
 var snapshotTableSuffixes = [
@@ -126,6 +139,16 @@ var snapshotTableSuffixes = [
   'Tenants'
 ]
 var snapshotTableNames = [for suffix in snapshotTableSuffixes: '${appSnapshotSettings.SNAPSHOT_TABLE_PREFIX}${suffix}']
+
+// The fan-out queues of snapshot/queues.py (POLL_QUEUE, DRIFTS_QUEUE) and their poison queues (POISON_SUFFIX).
+// The Functions host would create a poison queue on the first failure, but created here they exist before
+// that: the least-privilege queue roles (rbac.bicep: no Create Queue) suffice, and monitoring can watch them.
+var snapshotQueueNames = [
+  'snapshot-poll'
+  'snapshot-drifts'
+  'snapshot-poll-poison'
+  'snapshot-drifts-poison'
+]
 
 // Names: a fixed abbreviation, a sanitized prefix of the environment name and a token unique to the
 // subscription, group and environment. azd environment names may hold '_', '.', '(' and ')', which no
@@ -141,11 +164,17 @@ var names = {
   plan: 'plan-${namePrefix}-${resourceToken}'
   functionApp: 'func-${namePrefix}-${resourceToken}'
   identity: 'id-${namePrefix}-${resourceToken}'
+  appRegistration: 'app-${namePrefix}-${resourceToken}'
 }
 var allTags = union(tags, {
   'azd-env-name': environmentName
 })
 var useUserAssigned = identityType == 'UserAssigned'
+var multiTenant = tenancy == 'multi'
+// The app registration exists only for tenancy=multi with the user-assigned identity (its credential).
+var deployAppRegistration = multiTenant && useUserAssigned
+// What the app is told (SNAPSHOT_TENANCY): multi with a system-assigned identity stops the deployment here.
+var appTenancy = (multiTenant && !useUserAssigned) ? fail('tenancy=multi needs identityType=UserAssigned: the app registration\'s federated credential is the user-assigned identity.') : tenancy
 
 module storage 'modules/storage.bicep' = {
   name: 'storage'
@@ -155,6 +184,7 @@ module storage 'modules/storage.bicep' = {
     tags: allTags
     deploymentContainerName: names.deploymentContainer
     tableNames: snapshotTableNames
+    queueNames: snapshotQueueNames
   }
 }
 
@@ -190,6 +220,17 @@ module identityRoles 'modules/rbac.bicep' = if (useUserAssigned) {
   }
 }
 
+// tenancy=multi: the multi-tenant app registration, its federated credential (the identity) and its home service
+// principal. Graph calls on the deployer's behalf (infra/README.md, "Deploying with tenancy=multi").
+module appRegistration 'modules/app-registration.bicep' = if (deployAppRegistration) {
+  name: 'app-registration'
+  params: {
+    uniqueName: names.appRegistration
+    displayName: 'Tenant snapshot (${environmentName})'
+    managedIdentityPrincipalId: identity!.outputs.principalId
+  }
+}
+
 module functionApp 'modules/functionapp.bicep' = {
   name: 'functionapp'
   params: {
@@ -210,6 +251,8 @@ module functionApp 'modules/functionapp.bicep' = {
     deploymentContainerName: storage.outputs.deploymentContainerName
     applicationInsightsConnectionString: monitoring.outputs.applicationInsightsConnectionString
     snapshotSettings: appSnapshotSettings
+    tenancy: appTenancy
+    appClientId: deployAppRegistration ? appRegistration!.outputs.appClientId : ''
     maximumInstanceCount: maximumInstanceCount
     instanceMemoryMB: instanceMemoryMB
   }
@@ -239,6 +282,9 @@ output functionAppUrl string = 'https://${functionApp.outputs.defaultHostName}'
 
 @description('Object id of the app\'s managed identity: pass it to graph-permissions.bicep as functionAppPrincipalId.')
 output functionAppPrincipalId string = useUserAssigned ? identity!.outputs.principalId : functionApp.outputs.systemAssignedPrincipalId
+
+@description('Application (client) id of the multi-tenant app registration (tenancy=multi): the client_id of each customer tenant\'s admin consent URL. Empty for single.')
+output appClientId string = deployAppRegistration ? appRegistration!.outputs.appClientId : ''
 
 @description('Name of the storage account.')
 output storageAccountName string = storage.outputs.name

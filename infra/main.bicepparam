@@ -9,6 +9,11 @@ param environmentName = readEnvironmentVariable('AZURE_ENV_NAME', 'snapshot')
 // UserAssigned (default: roles exist before the site) or SystemAssigned.
 param identityType = 'UserAssigned'
 
+// single (default) or multi (customer tenants through a multi-tenant app registration; needs UserAssigned above
+// and a deployer who can create app registrations: infra/README.md, "Deploying with tenancy=multi").
+// With azd: azd env set SNAPSHOT_TENANCY multi. The app reads the same name as its app setting.
+param tenancy = readEnvironmentVariable('SNAPSHOT_TENANCY', 'single')
+
 // Only the app settings to change from the defaults of snapshot/settings.py, e.g.
 // { SNAPSHOT_POLL_SCHEDULE: '0 */2 * * * *' }
 param snapshotSettings = {}

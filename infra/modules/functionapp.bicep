@@ -51,6 +51,16 @@ param applicationInsightsConnectionString string
 @description('The app settings snapshot/settings.py reads (SETTING_NAMES), by name; values are strings.')
 param snapshotSettings object
 
+@description('single or multi (SNAPSHOT_TENANCY): main.bicep\'s tenancy parameter.')
+@allowed([
+  'single'
+  'multi'
+])
+param tenancy string = 'single'
+
+@description('Application (client) id of the multi-tenant app registration (SNAPSHOT_APP_CLIENT_ID); empty for single.')
+param appClientId string = ''
+
 @description('Most instances the app scales out to.')
 @minValue(1)
 @maxValue(1000)
@@ -66,7 +76,8 @@ param instanceMemoryMB int = 2048
 
 var useUserAssigned = identityType == 'UserAssigned'
 
-// Host storage by identity: no connection string, no key.
+// Host storage by identity: no connection string, no key. The queue triggers and snapshot/queues.py use the
+// same connection (AzureWebJobsStorage): __queueServiceUri is their endpoint, reached with the identity.
 var hostStorageSettings = {
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__blobServiceUri: blobEndpoint
@@ -85,6 +96,17 @@ var userAssignedSettings = useUserAssigned ? {
   AZURE_CLIENT_ID: userAssignedClientId
   AzureWebJobsStorage__clientId: userAssignedClientId
 } : {}
+
+// Tenancy, from the deployment itself: the home tenant is the one deployed to, the client id that of the app
+// registration this deployment made. Merged last, so snapshotSettings cannot contradict the infrastructure (e.g.
+// SNAPSHOT_TENANCY=multi with no app registration). SNAPSHOT_AUTHORITY_HOST and SNAPSHOT_TOKEN_EXCHANGE_AUDIENCE
+// keep settings.py's defaults (the public cloud's, which the federated credential uses);
+// SNAPSHOT_AUTHORITY_CA_FILE is for local runs against the emulator only and is never set in Azure.
+var tenancySettings = {
+  SNAPSHOT_TENANCY: tenancy
+  SNAPSHOT_HOME_TENANT_ID: tenant().tenantId
+  SNAPSHOT_APP_CLIENT_ID: appClientId
+}
 
 resource plan 'Microsoft.Web/serverfarms@2024-11-01' = {
   name: planName
@@ -150,7 +172,7 @@ resource site 'Microsoft.Web/sites@2024-11-01' = {
 resource appSettings 'Microsoft.Web/sites/config@2024-11-01' = {
   parent: site
   name: 'appsettings'
-  properties: union(hostStorageSettings, monitoringSettings, userAssignedSettings, snapshotSettings)
+  properties: union(hostStorageSettings, monitoringSettings, userAssignedSettings, snapshotSettings, tenancySettings)
 }
 
 // Deployments authenticate with Entra ID (azd, func, az functionapp deployment): no FTP/SCM passwords.

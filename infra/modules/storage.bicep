@@ -1,5 +1,6 @@
 // Storage account of the app: the Functions host storage (AzureWebJobsStorage, identity-based), the
-// Flex Consumption deployment package container and the snapshot tables. No shared keys, no public blobs.
+// Flex Consumption deployment package container, the snapshot tables and the fan-out queues. No shared keys,
+// no public blobs.
 
 @description('Name of the storage account (3-24 lowercase letters and digits, globally unique).')
 @minLength(3)
@@ -17,6 +18,9 @@ param deploymentContainerName string
 
 @description('Tables to create for the app (the tables snapshot/settings.py names: {prefix}Jobs, {prefix}Resources, ...).')
 param tableNames array
+
+@description('Queues to create for the app: the fan-out queues of snapshot/queues.py and their -poison queues.')
+param queueNames array
 
 resource storage 'Microsoft.Storage/storageAccounts@2025-01-01' = {
   name: name
@@ -64,6 +68,22 @@ resource tables 'Microsoft.Storage/storageAccounts/tableServices/tables@2025-01-
   for tableName in tableNames: {
     parent: tableService
     name: tableName
+  }
+]
+
+// The queues exist before the app starts, poison queues included (the host would otherwise create a poison
+// queue on the first message that fails maxDequeueCount times). So the app's identity needs no right to create
+// queues (rbac.bicep grants only send, read and process), and alerts or dashboards can watch the poison queues
+// from the first deployment on.
+resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2025-01-01' = {
+  parent: storage
+  name: 'default'
+}
+
+resource queues 'Microsoft.Storage/storageAccounts/queueServices/queues@2025-01-01' = [
+  for queueName in queueNames: {
+    parent: queueService
+    name: queueName
   }
 ]
 

@@ -28,6 +28,7 @@ MONITORING = INFRA / "modules" / "monitoring.bicep"
 FUNCTION_APP = INFRA / "modules" / "functionapp.bicep"
 IDENTITY = INFRA / "modules" / "identity.bicep"
 RBAC = INFRA / "modules" / "rbac.bicep"
+APP_REGISTRATION = INFRA / "modules" / "app-registration.bicep"
 GRAPH = INFRA / "graph-permissions.bicep"
 LOGIC_APP = INFRA / "logicapp-sample.bicep"
 WORKFLOW = INFRA / "logicapp-workflow.json"
@@ -103,6 +104,8 @@ def object_keys(template: dict[str, Any], value: Any, bindings: dict[str, Any] |
     """Keys (and values) an object expression can have: literal objects, union(), `?:`, variables,
     parameter defaults, and `bindings` (values a module's caller passes to parameters)."""
     bindings = bindings or {}
+    if isinstance(value, dict) and value.get("function", {}).get("type") == "fail":
+        return {}  # a branch that stops the deployment gives no settings
     if isinstance(value, dict) and "function" in value:
         assert value["function"]["type"] == "union", f"cannot read the keys of {value}"
         merged: dict[str, Any] = {}

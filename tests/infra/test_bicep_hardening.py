@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from tests.infra.bicep import (
+    APP_REGISTRATION,
     BICEP_FILES,
     FUNCTION_APP,
     IDENTITY,
@@ -32,6 +33,9 @@ from tests.infra.bicep import (
 STORAGE_BLOB_DATA_OWNER = "b7e6dc6d-f1e8-4753-8033-0f276bb0955b"
 STORAGE_TABLE_DATA_CONTRIBUTOR = "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3"
 MONITORING_METRICS_PUBLISHER = "3913510d-42f4-4e42-8a64-420c390055eb"
+STORAGE_QUEUE_DATA_READER = "19e7f393-937e-4f77-808e-94535e297925"
+STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR = "8a0f0c08-91a1-4084-bc3d-661d67233fed"
+STORAGE_QUEUE_DATA_MESSAGE_SENDER = "c6a89b2d-59bc-44d0-9896-0f6e12d7b80a"
 
 # Site properties Flex Consumption does not support (ftpsState: FTPS is not supported; the rest moved to
 # functionAppConfig or are not valid), from "Flex Consumption plan deprecations":
@@ -70,7 +74,7 @@ def keys_of(value: Any) -> set[str]:
 
 
 def test_the_expected_files_exist() -> None:
-    expected = [MAIN, STORAGE, MONITORING, FUNCTION_APP, IDENTITY, RBAC]
+    expected = [MAIN, STORAGE, MONITORING, FUNCTION_APP, IDENTITY, RBAC, APP_REGISTRATION]
     expected += [
         INFRA / name for name in ("graph-permissions.bicep", "logicapp-sample.bicep", "logicapp-workflow.json")
     ]
@@ -104,7 +108,7 @@ def test_modules_are_local_files_that_exist(path: Path) -> None:
 
 def test_main_has_one_module_per_concern() -> None:
     paths = {module["detail"]["path"] for module in parse(MAIN)["modules"].values()}
-    concerns = ("storage", "monitoring", "identity", "functionapp", "rbac")
+    concerns = ("storage", "monitoring", "identity", "functionapp", "rbac", "app-registration")
     assert paths == {f"modules/{name}.bicep" for name in concerns}
     assert parse(MAIN)["globals"]["scope"]["value"] == "resourceGroup"
 
@@ -257,6 +261,7 @@ def test_role_assignments_are_only_in_the_rbac_module() -> None:
 
 def test_roles_are_exactly_the_intended_ones() -> None:
     intended = {STORAGE_BLOB_DATA_OWNER, STORAGE_TABLE_DATA_CONTRIBUTOR, MONITORING_METRICS_PUBLISHER}
+    intended |= {STORAGE_QUEUE_DATA_READER, STORAGE_QUEUE_DATA_MESSAGE_PROCESSOR, STORAGE_QUEUE_DATA_MESSAGE_SENDER}
     guids = set(re.findall(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}", RBAC.read_text(), re.I))
     assert guids == intended
     assert set(variable(parse(RBAC), "roleIds").values()) == intended
@@ -279,6 +284,9 @@ def test_the_app_gets_each_role_on_its_scope() -> None:
     assert granted == {
         ("storageBlobDataOwner", "storage"),
         ("storageTableDataContributor", "storage"),
+        ("storageQueueDataReader", "storage"),
+        ("storageQueueDataMessageProcessor", "storage"),
+        ("storageQueueDataMessageSender", "storage"),
         ("monitoringMetricsPublisher", "applicationInsights"),
     }
     assert set(role_names.values()) == {name for name, _ in granted}

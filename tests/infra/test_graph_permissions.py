@@ -10,10 +10,12 @@ import pytest
 
 from snapshot.catalogue import workload
 from tests.infra.bicep import (
+    APP_REGISTRATION,
     BICEP_FILES,
     GRAPH,
     INFRA,
     body,
+    condition,
     decorator,
     parse,
     resolved_strings,
@@ -57,9 +59,11 @@ def test_graph_extension_is_configured() -> None:
     assert re.fullmatch(
         r"br:mcr\.microsoft\.com/bicep/extensions/microsoftgraph/v1\.0:\d+\.\d+\.\d+(-preview)?", reference
     )
+    # The multi-tenant app registration (tenancy=multi) uses the same extension, by the same name.
+    assert "microsoftGraphV1" in parse(APP_REGISTRATION)["extensions"]
     for path in BICEP_FILES:
-        if path != GRAPH:
-            assert not parse(path).get("extensions"), f"{path.name}: only graph-permissions.bicep uses Graph"
+        if path not in (GRAPH, APP_REGISTRATION):
+            assert not parse(path).get("extensions"), f"{path.name}: only the Graph files use the Graph extension"
 
 
 def test_app_identity_gets_configuration_monitoring_read_write() -> None:
@@ -69,6 +73,23 @@ def test_app_identity_gets_configuration_monitoring_read_write() -> None:
     assert "ConfigurationMonitoring.ReadWrite.All" in resolved_strings(parse(GRAPH), grant["appRoleId"])
     assert service_principal_app_id("graphSp") == GRAPH_APP_ID
     assert parse(GRAPH)["resources"]["graphSp"]["existing"] is True
+
+
+def test_app_identity_grant_is_skipped_only_without_a_principal() -> None:
+    """In a customer tenant (tenancy=multi) admin consent grants the app its permission: the UTCM steps run alone."""
+    parameter = parse(GRAPH)["parameters"]["functionAppPrincipalId"]
+    assert parameter["default"] == ""
+    assert condition(parse(GRAPH)["resources"]["appConfigurationMonitoring"]) == {
+        "operator": {
+            "type": "not",
+            "operands": {
+                "bool_value": {"function": {"type": "empty", "parameters": {"item_to_test": "functionAppPrincipalId"}}}
+            },
+        }
+    }
+    # The home tenant's command (infra/README.md, step 3) still passes the identity.
+    readme = (INFRA / "README.md").read_text()
+    assert "-f infra/graph-permissions.bicep \\\n  -p functionAppPrincipalId=<functionAppPrincipalId>" in readme
 
 
 def test_utcm_and_m365_admin_services_service_principals_are_provisioned() -> None:

@@ -18,6 +18,8 @@ NAME_RULES = {
     "plan": r"[A-Za-z0-9-]{1,60}",  # Microsoft.Web/serverfarms
     "functionApp": r"[a-z0-9][a-z0-9-]{0,58}[a-z0-9]",  # Microsoft.Web/sites (the host name label)
     "identity": r"[A-Za-z0-9][A-Za-z0-9_-]{2,127}",  # Microsoft.ManagedIdentity/userAssignedIdentities
+    # Microsoft.Graph/applications uniqueName: no published pattern; kept to the characters every other name uses.
+    "appRegistration": r"[a-z0-9][a-z0-9-]{2,62}[a-z0-9]",
 }
 
 # azd environment names: letters, digits, '-', '_', '.', '(' and ')', up to 64 characters.

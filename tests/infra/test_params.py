@@ -81,4 +81,9 @@ def test_environment_values_come_from_azd() -> None:
         for name, value in assigned().items()
         if isinstance(value, dict) and value.get("function", {}).get("type") == "readEnvironmentVariable"
     }
-    assert environment == {"environmentName": "AZURE_ENV_NAME", "deployerPrincipalId": "AZURE_PRINCIPAL_ID"}
+    assert environment == {
+        "environmentName": "AZURE_ENV_NAME",
+        "deployerPrincipalId": "AZURE_PRINCIPAL_ID",
+        # Not an azd variable: the app setting's own name (azd env set SNAPSHOT_TENANCY multi).
+        "tenancy": "SNAPSHOT_TENANCY",
+    }
