@@ -117,7 +117,7 @@ class Queues:
             with storage_errors():
                 await client.send_message(messages[0].body())
         except ResourceNotFoundError as exc:
-            if exc.error_code != "QueueNotFound":
+            if getattr(exc, "error_code", None) != "QueueNotFound":  # set by the Storage SDK from the answer
                 raise
             await self._create(client)
             with storage_errors():

@@ -10,13 +10,14 @@ from typing import Any
 
 from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
-from azure.data.tables import UpdateMode
+from azure.data.tables import TableTransactionError, UpdateMode
 
 from snapshot.onboarding import TenantRecord
 from snapshot.store.records import record_entity, record_of
 from snapshot.store.tables import ConcurrencyConflict, Tables, is_table_key, storage_errors
 
 TENANTS_PARTITION = "tenant"
+TRANSACTION_ROWS = 100  # Table Storage's limit of operations in one entity-group transaction
 
 
 class TenantTable:
@@ -61,6 +62,23 @@ class TenantTable:
         except (ResourceModifiedError, ResourceNotFoundError):
             raise ConcurrencyConflict(record.tenant_id) from None
         return record.model_copy(update={"etag": meta.get("etag")})
+
+    async def update_all(self, records: list[TenantRecord]) -> list[TenantRecord]:
+        """Replace up to TRANSACTION_ROWS rows in one transaction, each only if unchanged since its `etag`: all of
+        them or none (ConcurrencyConflict when any one changed). The rows share one partition, so they can."""
+        if len(records) > TRANSACTION_ROWS:
+            raise ValueError(f"at most {TRANSACTION_ROWS} rows per transaction")
+        condition = {"mode": UpdateMode.REPLACE, "match_condition": MatchConditions.IfNotModified}
+        operations: list[Any] = [("update", self._entity(r), {**condition, "etag": r.etag}) for r in records]
+        table = await self._tables.get(self._name)
+        with storage_errors():
+            try:
+                results = await table.submit_transaction(operations)
+            except TableTransactionError as exc:
+                if exc.status_code in (404, 409, 412):
+                    raise ConcurrencyConflict(str(exc.status_code)) from None
+                raise
+        return [r.model_copy(update={"etag": meta.get("etag")}) for r, meta in zip(records, results, strict=True)]
 
     async def apply(self, tenant_id: str, changes: dict[str, Any], attempts: int = 5) -> TenantRecord | None:
         """Set these fields on the current row, reading it again when someone changed it first (None: no row)."""

@@ -4,7 +4,8 @@ work (docs/tenants.md). The distributed engine is Azure Functions: it scales the
 - A tick sends a `poll` (or `drifts`) message for every tenant that works (ready, or failing but still
   tried), and a `probe` for a tenant not ready whose last check is older than PROBE_EVERY.
 - A tenant whose previous message is still waiting gets none: the tick first claims the tenant's row (its
-  `poll_queued` set, ETag-guarded, so two ticks at once claim it once), and the message's run clears it. A
+  `poll_queued` set, ETag-guarded, so two ticks at once claim it once; up to 100 rows per transaction), and
+  the message's run clears it. A
   claim older than MESSAGE_LEASE is taken again (its message was lost, or its run died).
 - A run records its failure on the tenant's row (`last_error`) and raises, so the host tries the message
   again; a message that failed maxDequeueCount times lands in the poison queue, whose trigger marks the tenant
@@ -22,13 +23,14 @@ from snapshot import clients, errors, tenancy
 from snapshot.onboarding import WORKING, TenantRecord, TenantStatus
 from snapshot.queues import DRIFTS_QUEUE, POLL_QUEUE, Kind, WorkMessage, parse_message
 from snapshot.store.tables import ConcurrencyConflict
+from snapshot.store.tenants import TRANSACTION_ROWS
 from snapshot.usecases import drifts, poll, tenants
 
 log = logging.getLogger(__name__)
 
 MESSAGE_LEASE = timedelta(minutes=10)  # the queue's own lease of a message whose host died
 PROBE_EVERY = timedelta(minutes=5)
-CLAIMS_IN_FLIGHT = 32
+BATCHES_IN_FLIGHT = 4  # claim transactions (of up to 100 tenants) at once, each then sending its messages
 
 
 @dataclass
@@ -52,33 +54,27 @@ def _work_for(record: TenantRecord, kind: Kind, now: datetime) -> Kind | None:
 
 
 async def enqueue(kind: Kind) -> FanOut:
-    """One tick: claim and enqueue each tenant's work (kind `poll` or `drifts`)."""
-    now = datetime.now(UTC)
-    table = clients.store().tenants
-    report = FanOut()
-    gate = asyncio.Semaphore(CLAIMS_IN_FLIGHT)
-    messages: list[WorkMessage] = []
+    """One tick: claim and enqueue each tenant's work (kind `poll` or `drifts`).
 
-    async def claim(record: TenantRecord) -> None:
+    Claims go in transactions of up to 100 rows (the tenants share one partition), each row guarded by its ETag;
+    a transaction that loses a race (another tick, a run just finished) is claimed again row by row, so only the
+    rows that changed are left for their next tick. Each batch's messages are sent as soon as its claim holds.
+    """
+    now = datetime.now(UTC)
+    report = FanOut()
+    due: list[tuple[TenantRecord, Kind]] = []
+    for record in await tenants.list_all():
         work = _work_for(record, kind, now)
         if work is None:
-            return
+            continue
         queued = _queued_at(record, kind)
         if queued is not None and now - queued < MESSAGE_LEASE:
             report.waiting.append(record.tenant_id)
-            return
-        column = "drifts_queued" if kind == "drifts" else "poll_queued"
-        async with gate:
-            try:
-                await table.update(record.model_copy(update={column: now}))
-            except ConcurrencyConflict:  # another tick claimed it (or a run just finished): its turn
-                report.waiting.append(record.tenant_id)
-                return
-        messages.append(WorkMessage(kind=work, tenantId=record.tenant_id))
-        (report.probes if work == "probe" else report.queued).append(record.tenant_id)
-
-    await asyncio.gather(*(claim(record) for record in await tenants.list_all()))
-    await clients.queues().send(DRIFTS_QUEUE if kind == "drifts" else POLL_QUEUE, messages)
+        else:
+            due.append((record, work))
+    gate = asyncio.Semaphore(BATCHES_IN_FLIGHT)
+    batches = [due[i : i + TRANSACTION_ROWS] for i in range(0, len(due), TRANSACTION_ROWS)]
+    await asyncio.gather(*(_claim_and_send(batch, kind, now, report, gate) for batch in batches))
     log.info(
         "fan-out %s: %d queued, %d probes, %d still waiting",
         kind,
@@ -87,6 +83,29 @@ async def enqueue(kind: Kind) -> FanOut:
         len(report.waiting),
     )
     return report
+
+
+async def _claim_and_send(
+    batch: list[tuple[TenantRecord, Kind]], kind: Kind, now: datetime, report: FanOut, gate: asyncio.Semaphore
+) -> None:
+    table = clients.store().tenants
+    column = "drifts_queued" if kind == "drifts" else "poll_queued"
+    claimed: list[tuple[TenantRecord, Kind]] = []
+    async with gate:
+        try:
+            await table.update_all([record.model_copy(update={column: now}) for record, _ in batch])
+            claimed = batch
+        except ConcurrencyConflict:
+            for record, work in batch:
+                try:
+                    await table.update(record.model_copy(update={column: now}))
+                    claimed.append((record, work))
+                except ConcurrencyConflict:  # another tick claimed it (or a run just finished): its turn
+                    report.waiting.append(record.tenant_id)
+        messages = [WorkMessage(kind=work, tenantId=record.tenant_id) for record, work in claimed]
+        await clients.queues().send(DRIFTS_QUEUE if kind == "drifts" else POLL_QUEUE, messages)
+    for record, work in claimed:
+        (report.probes if work == "probe" else report.queued).append(record.tenant_id)
 
 
 async def run(body: str) -> None:

@@ -9,6 +9,8 @@ import json
 import uuid
 from datetime import UTC, datetime
 
+import pytest
+
 from devtools.emulator_client import EmulatorControl
 from snapshot import clients
 from snapshot.onboarding import TenantRecord, TenantStatus
@@ -134,3 +136,24 @@ async def test_a_send_creates_its_queue_only_when_storage_says_it_is_missing(app
     await queues.send(name, [WorkMessage(kind="probe", tenantId=READY)])  # it exists now: sent at once
     assert await queued_bodies(name) == [{"kind": "probe", "tenantId": READY, "v": 1}]
     await (await queues.client(name)).delete_queue()
+
+
+async def test_a_claim_that_loses_a_race_leaves_only_that_tenant_waiting(
+    app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Claims go 100 rows to a transaction; one row changed since the tick read it fails the transaction, and
+    the rows are then claimed one by one, so only the changed one waits for the next tick."""
+    await empty_queue()
+    await register(READY, TenantStatus.READY)
+    await register(GONE, TenantStatus.READY)
+    stale = await tenants.list_all()
+    await clients.store().tenants.apply(READY, {"display_name": "renamed meanwhile"})
+
+    async def read_before_the_change() -> list[TenantRecord]:
+        return stale
+
+    monkeypatch.setattr(fanout.tenants, "list_all", read_before_the_change)  # the tick's read, made stale
+    report = await fanout.enqueue("poll")
+    home = stale[0].tenant_id
+    assert report.waiting == [READY] and sorted(report.queued) == sorted([home, GONE])
+    assert sorted(m["tenantId"] for m in await queued_bodies()) == sorted([home, GONE])
