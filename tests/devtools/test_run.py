@@ -123,7 +123,8 @@ def test_run_serves_health_and_stops_everything_on_ctrl_c(run: Run) -> None:
         for tenant in (t for t in emulated if not t["home"]):
             answer = httpx.post(base, json={"tenantId": tenant["tenantId"], "displayName": "Demo"}, timeout=30)
             expected = "ready" if tenant["consented"] else "pendingConsent"
-            assert (answer.status_code, answer.json()["status"]) == (201, expected), answer.text
+            # 201, or 200 when an earlier make run registered it (make run keeps its tables in .local/azurite)
+            assert answer.status_code in (200, 201) and answer.json()["status"] == expected, answer.text
     finally:
         process.send_signal(signal.SIGINT)
         output = process.communicate(timeout=60)[0].decode()

@@ -16,13 +16,15 @@ from devtools import services
 from devtools.emulator.identity import APP_CLIENT_ID
 from devtools.emulator_client import EmulatorControl
 from snapshot import clients, tenancy
+from snapshot.models import parse_body
+from snapshot.monitoring import MonitorRequest
 from snapshot.onboarding import RegisterTenantRequest, TenantStatus, consent_url
 from snapshot.queues import POLL_QUEUE
 from snapshot.settings import get_settings
 from snapshot.tenancy import Tenant
-from snapshot.usecases import fanout, tenants
+from snapshot.usecases import fanout, monitors, quota, tenants
 from tests.support import use_setting
-from tests.support.inprocess import start_job
+from tests.support.inprocess import start_job, tick_until_stored
 
 CONTOSO = "7e1a0000-0000-4000-8000-00000000c0a1"
 FABRIKAM = "7e1a0000-0000-4000-8000-00000000c0a2"
@@ -157,3 +159,29 @@ async def test_a_throttled_tenant_does_not_hold_back_the_others_on_the_same_tick
         contoso = await clients.store().jobs.get(jobs[CONTOSO])
     assert contoso is not None and contoso.content_state.value == "stored"
     assert (await tenants.get(CONTOSO)).last_error is None
+
+
+async def test_monitors_and_budgets_are_counted_per_tenant(
+    multi_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    """A monitor made in one tenant is that tenant's only: Graph's 30-monitor and 800-a-day budgets are counted
+    from each tenant's own monitor list, and the monthly quota from each tenant's own ledger."""
+
+    emulator.add_tenant(CONTOSO, "Contoso")
+    emulator.for_tenant(CONTOSO).configure(jobStartSeconds=0, jobDurationSeconds=0)
+    assert await onboard(CONTOSO, "Contoso") == TenantStatus.READY
+    contoso = Tenant(CONTOSO, home=False)
+    with tenancy.scoped(contoso):
+        job_id = await start_job("Contoso baseline")
+        await tick_until_stored()
+        body = {"displayName": "Contoso users", "resourceTypes": ["microsoft.entra.user"]}
+        await monitors.create_monitor(job_id, parse_body(MonitorRequest, body, get_settings().callback_hosts))
+        contoso_budget = await monitors.budget()
+        contoso_quota = await quota.quota_status()
+    home_budget = await monitors.budget()
+    home_quota = await quota.quota_status()
+    assert (contoso_budget["monitorCount"], home_budget["monitorCount"]) == (1, 0)
+    assert contoso_budget["used"] > 0 and home_budget["used"] == 0
+    assert len(emulator.for_tenant(CONTOSO).monitoring()["monitors"]) == 1
+    assert emulator.monitoring()["monitors"] == []
+    assert contoso_quota.used > 0 and home_quota.used == 0
