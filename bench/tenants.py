@@ -1,0 +1,196 @@
+"""Many tenants: one poll tick fanned out over N emulated tenants (default 1,000; BENCH_TENANTS), in-process on
+Azurite (tables and queues) and the emulator, tenancy=multi with azure-identity's real credentials.
+
+- enqueue: the tick's `fanout.enqueue` (list the tenants, claim each row, send one message each) against a
+  bare loop sending the same number of messages to the same Azurite with the same concurrency (ratio);
+- processing: the tick's messages run as one instance runs them (batchSize + newBatchThreshold at once)
+  against the same queue's ceiling, receiving and deleting as many messages that do nothing (ratio);
+- Graph list calls per tenant (exactly one), token requests and Table requests per tenant;
+- the slowest tenant's time from the tick's start to its poll's end (no tenant starves);
+- the process's resident memory after each quarter of the messages (it must not grow with the tenants done).
+
+Two ticks: the first stores each tenant's jobs (cold: tokens fetched, contents downloaded), the second is the
+steady state (nothing new in Graph). Figures go in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+import uuid
+from collections import Counter
+from typing import Any
+
+from bench.stack import USER, Stack, reset_app, stack, use_app_environment, verdict
+from devtools import services
+
+TENANTS = int(os.environ.get("BENCH_TENANTS", "1000"))
+JOBS_PER_TENANT = 2
+AT_ONCE = 12  # host.json: batchSize 8 + newBatchThreshold 4, what one instance runs at once
+BARE_QUEUE = "bench-bare"
+
+
+def tenant_ids(count: int) -> list[str]:
+    return [str(uuid.UUID(int=(0x7E1B << 112) + n)) for n in range(1, count + 1)]
+
+
+def prepare_emulator(st: Stack, ids: list[str]) -> None:
+    control = st.control
+    control.reset()
+    for number, tenant_id in enumerate(ids):
+        control.add_tenant(tenant_id, f"Bench tenant {number}")
+        scoped = control.for_tenant(tenant_id)
+        scoped.configure(jobStartSeconds=0, jobDurationSeconds=0)
+        for job in range(JOBS_PER_TENANT):
+            scoped.create_job(displayName=f"Bench job {job}", resources=[USER], status="succeeded")
+
+
+async def register(ids: list[str]) -> None:
+    from snapshot import clients
+    from snapshot.onboarding import TenantRecord, TenantStatus
+
+    table = clients.store().tenants
+    gate = asyncio.Semaphore(32)
+
+    async def one(tenant_id: str) -> None:
+        async with gate:
+            await table.insert(
+                TenantRecord(tenant_id=tenant_id, display_name=tenant_id[-4:], status=TenantStatus.READY)
+            )
+
+    await asyncio.gather(*(one(t) for t in ids))
+
+
+async def bare_send(count: int) -> float:
+    from snapshot import clients
+    from snapshot.queues import WorkMessage
+
+    queues = clients.queues()
+    await (await queues.client(BARE_QUEUE, create=True)).clear_messages()
+    messages = [WorkMessage(kind="poll", tenantId=t) for t in tenant_ids(count)]
+    started = time.perf_counter()
+    await queues.send(BARE_QUEUE, messages)
+    return time.perf_counter() - started
+
+
+async def drain(queue: str, work: Any, samples: list[int] | None = None, total: int = 0) -> tuple[float, list[float]]:
+    """Receive, run and delete every message, AT_ONCE at a time; (seconds, each message's end since start)."""
+    from snapshot import clients
+
+    client = await clients.queues().client(queue, create=True)
+    started = time.perf_counter()
+    ends: list[float] = []
+    gate = asyncio.Semaphore(AT_ONCE)
+
+    async def one(message: Any) -> None:
+        async with gate:
+            await work(message.content)
+            await client.delete_message(message)
+            ends.append(time.perf_counter() - started)
+            if samples is not None and total and len(ends) % max(1, total // 4) == 0:
+                samples.append(resident_kib())
+
+    while True:
+        batch = [
+            m async for m in client.receive_messages(messages_per_page=32, max_messages=32, visibility_timeout=300)
+        ]
+        if not batch:
+            break
+        await asyncio.gather(*(one(m) for m in batch))
+    return time.perf_counter() - started, ends
+
+
+def resident_kib() -> int:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") // 1024
+
+
+async def nothing(_: str) -> None:
+    return None
+
+
+async def tick(st: Stack, ids: list[str], table_requests: Counter[str]) -> dict[str, Any]:
+    from snapshot.queues import POLL_QUEUE
+    from snapshot.usecases import fanout, tenants
+
+    control = st.control
+    started = time.perf_counter()
+    await tenants.list_all()  # alone, to show what the tick's read of the registry costs
+    list_s = time.perf_counter() - started
+    control.clear_requests()
+    table_requests.clear()
+    started = time.perf_counter()
+    report = await fanout.enqueue("poll")
+    enqueue_s = time.perf_counter() - started
+    assert len(report.queued) == len(ids) + 1, report  # and the home tenant
+    enqueue_tables = table_requests["n"]
+    samples: list[int] = []
+    run_s, ends = await drain(POLL_QUEUE, fanout.run, samples, len(ids) + 1)
+    requests = control.requests()
+    lists = Counter(r["tenant"] for r in requests if r["method"] == "GET" and r["path"].endswith("SnapshotJobs"))
+    tokens = sum(1 for r in requests if r["path"].endswith("/oauth2/v2.0/token"))
+    return {
+        "enqueue_s": enqueue_s,
+        "list_s": list_s,
+        "run_s": run_s,
+        "slowest_s": enqueue_s + max(ends),
+        "lists_per_tenant": sorted(set(lists.values())),
+        "tenants_listed": len(lists),
+        "tokens_per_tenant": tokens / len(ids),
+        "tables_per_tenant": (table_requests["n"] - enqueue_tables) / (len(ids) + 1),
+        "enqueue_tables_per_tenant": enqueue_tables / (len(ids) + 1),
+        "memory_mib": [round(s / 1024) for s in samples],
+    }
+
+
+async def measure(st: Stack) -> list[dict[str, Any]]:
+    from snapshot import clients
+
+    table_requests: Counter[str] = Counter()
+
+    def count(_: Any) -> None:  # azure-core's raw_request_hook: once per Table request sent
+        table_requests["n"] += 1
+
+    ids = tenant_ids(TENANTS)
+    prepare_emulator(st, ids)
+    use_app_environment({**st.environment(), **services.multi_tenant_env()})
+    clients.STORE_CLIENT_OPTIONS["raw_request_hook"] = count
+    await reset_app()
+    await register(ids)
+    rows = []
+    for name in ("cold", "steady"):
+        bare_s = await bare_send(len(ids) + 1)
+        ceiling_s, _ = await drain(BARE_QUEUE, nothing)
+        row = await tick(st, ids, table_requests)
+        rows.append({"tick": name, "bare_send_s": bare_s, "ceiling_s": ceiling_s, **row})
+    clients.STORE_CLIENT_OPTIONS.pop("raw_request_hook", None)
+    await reset_app()
+    return rows
+
+
+def main() -> None:
+    print(f"# tenants: one poll tick over {TENANTS} tenants ({JOBS_PER_TENANT} jobs each), {AT_ONCE} messages at once")
+    with stack("tenants") as st:
+        rows = asyncio.run(measure(st))
+    for row in rows:
+        messages = TENANTS + 1
+        enqueue_ratio = row["bare_send_s"] / row["enqueue_s"]
+        rate, ceiling = messages / row["run_s"], messages / row["ceiling_s"]
+        print(
+            f"{row['tick']:>6}: enqueue {row['enqueue_s']:.2f} s vs bare {row['bare_send_s']:.2f} s "
+            f"({enqueue_ratio:.2f}x, {verdict(enqueue_ratio >= 0.9)}); processed {rate:.0f} msg/s vs ceiling "
+            f"{ceiling:.0f} msg/s ({rate / ceiling:.2f}x, {verdict(rate / ceiling >= 0.9)}); slowest tenant polled "
+            f"{row['slowest_s']:.1f} s after the tick began"
+        )
+        one_list = row["lists_per_tenant"] == [1] and row["tenants_listed"] == messages
+        print(
+            f"        Graph list calls per tenant {row['lists_per_tenant']} over {row['tenants_listed']} tenants "
+            f"({verdict(one_list)}); token requests per tenant {row['tokens_per_tenant']:.2f}; Table requests per "
+            f"tenant {row['tables_per_tenant']:.1f} (enqueue {row['enqueue_tables_per_tenant']:.3f}; reading the registry alone {row['list_s']:.2f} s); resident memory "
+            f"after each quarter of the messages {row['memory_mib']} MiB"
+        )
+
+
+if __name__ == "__main__":
+    main()
