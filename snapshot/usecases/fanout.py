@@ -103,9 +103,23 @@ async def _claim_and_send(
                 except ConcurrencyConflict:  # another tick claimed it (or a run just finished): its turn
                     report.waiting.append(record.tenant_id)
         messages = [WorkMessage(kind=work, tenantId=record.tenant_id) for record, work in claimed]
-        await clients.queues().send(DRIFTS_QUEUE if kind == "drifts" else POLL_QUEUE, messages)
+        try:
+            await clients.queues().send(DRIFTS_QUEUE if kind == "drifts" else POLL_QUEUE, messages)
+        except Exception:
+            await _release(claimed, column)  # so the next tick sends them, not one after the claims' lease
+            raise
     for record, work in claimed:
         (report.probes if work == "probe" else report.queued).append(record.tenant_id)
+
+
+async def _release(claimed: list[tuple[TenantRecord, Kind]], column: str) -> None:
+    """Clear the claims of messages that may not have been sent (a message sent twice is harmless)."""
+    table = clients.store().tenants
+    for record, _ in claimed:
+        try:
+            await table.apply(record.tenant_id, {column: None})
+        except (errors.ServiceError, ConcurrencyConflict):
+            log.warning("tenant %s keeps its claim until it lapses (%s)", record.tenant_id, MESSAGE_LEASE)
 
 
 async def run(body: str) -> None:

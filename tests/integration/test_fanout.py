@@ -157,3 +157,24 @@ async def test_a_claim_that_loses_a_race_leaves_only_that_tenant_waiting(
     home = stale[0].tenant_id
     assert report.waiting == [READY] and sorted(report.queued) == sorted([home, GONE])
     assert sorted(m["tenantId"] for m in await queued_bodies()) == sorted([home, GONE])
+
+
+async def test_a_send_that_fails_releases_its_claims(app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> None:
+    """Storage's queue service failing cannot be made on Azurite on demand, so the send alone is replaced by one
+    that raises what the real one raises then; the claims (real rows on Azurite) must be cleared."""
+    from snapshot import errors
+    from snapshot.queues import Queues
+
+    await register(READY, TenantStatus.READY)
+
+    async def queue_service_down(self: Queues, queue: str, messages: list[WorkMessage]) -> None:
+        raise errors.StorageUnavailable("Table Storage did not answer (ServiceRequestError)", retry_after=5)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(Queues, "send", queue_service_down)
+        with pytest.raises(errors.StorageUnavailable):
+            await fanout.enqueue("poll")
+    released = await clients.store().tenants.get(READY)
+    assert released is not None and released.poll_queued is None
+    await empty_queue()
+    assert READY in (await fanout.enqueue("poll")).queued  # the next tick sends it at once
