@@ -40,7 +40,10 @@ class Tenant:
         return "" if self.home else f"{TENANT_MARK}{self.id}{TENANT_END}"
 
     def partition(self, key: str) -> str:
-        """The PartitionKey of this tenant's row for `key`."""
+        """The PartitionKey of this tenant's row for `key`. A home key never starts with TENANT_MARK, so a caller's
+        key that does (an id such as `~<tenant>|<monitor>`) names no home row, and cannot reach another tenant's."""
+        if self.home and key.startswith(TENANT_MARK):
+            raise errors.NotFound(f"no row for {key[:80]!r}: ids never start with {TENANT_MARK!r}")
         return self.prefix + key
 
     def unscoped(self, partition: str) -> str:

@@ -81,3 +81,16 @@ async def test_a_purge_deletes_one_tenants_rows_and_can_run_again(app_env: dict[
 def test_a_store_made_for_a_tenant_keeps_that_tenant(app_env: dict[str, str]) -> None:
     store = Store(clients.store().settings, A, clients.store().tables)
     assert store.tenant == A and store.resources.partition_of("job") == f"~{A.id}|job"
+
+
+def test_a_home_key_that_names_another_tenants_partition_is_refused() -> None:
+    """GET /api/monitors/~<tenant>|<id>/runs must not read that tenant's runs through the home tenant's keys."""
+    import pytest
+
+    from snapshot import errors
+
+    home = Tenant("home", home=True)
+    assert home.partition("m1") == "m1"
+    with pytest.raises(errors.NotFound):
+        home.partition(A.partition("m1"))
+    assert A.partition("m1") == f"~{A.id}|m1"
