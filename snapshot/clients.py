@@ -18,7 +18,7 @@ import gc
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from snapshot import tenancy
+from snapshot import errors, tenancy
 from snapshot.recent import Recent
 from snapshot.settings import IDENTITY_CLIENT_OPTIONS, Settings, get_settings
 from snapshot.store import Store
@@ -101,6 +101,11 @@ class TenantGraphs:
 
         if tenant.home:
             return UtcmClient(self.settings)
+        if self.settings.tenancy != "multi":  # the one place the mode decides: how a tenant's credential is made
+            raise errors.TenancyIsSingle(
+                "this deployment serves its home tenant only: deploy it with tenancy=multi (SNAPSHOT_TENANCY=multi "
+                "and SNAPSHOT_APP_CLIENT_ID) to register other tenants"
+            )
         from snapshot.identity import FederatedCredential
 
         return UtcmClient(self.settings, FederatedCredential(self.settings, tenant, self._exchange_identity()))
@@ -150,6 +155,11 @@ def monitor_graph(settings: Settings | None = None) -> MonitorGraph:
     from snapshot.monitor_graph import MonitorGraph
 
     return MonitorGraph(graph(settings))
+
+
+def graph_of(tenant: Tenant, settings: Settings | None = None) -> UtcmClient:
+    """That tenant's Graph client (made, not called): TenancyIsSingle for another tenant than home in single mode."""
+    return _graphs.get(settings or get_settings()).get(tenant)
 
 
 def queues(settings: Settings | None = None) -> Queues:

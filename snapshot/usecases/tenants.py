@@ -46,11 +46,7 @@ async def register(request: RegisterTenantRequest) -> tuple[TenantRecord, bool]:
     tenant = tenancy.parse_tenant_id(settings, request.tenantId)
     if tenant.home:
         return await home_record(), False
-    if settings.tenancy != "multi":
-        raise errors.TenancyIsSingle(
-            "this deployment serves its home tenant only: deploy it with tenancy=multi (SNAPSHOT_TENANCY=multi and "
-            "SNAPSHOT_APP_CLIENT_ID) to register other tenants"
-        )
+    clients.graph_of(tenant)  # refuses, before anything is stored, a tenant this deployment cannot reach
     table = clients.store().tenants
     created = True
     try:
