@@ -2,7 +2,8 @@
 `extensions.queues`, documented at learn.microsoft.com/azure/azure-functions/functions-bindings-storage-queue).
 
 - Each queue function has a listener: it receives up to `batchSize` messages with a 10-minute lease (the
-  host's), runs them at once, deletes each that succeeded, and makes a failed one visible again after
+  host's), renewed every half lease while a run goes on (as the host does, so a long run is not delivered
+  again under itself), runs them at once, deletes each that succeeded, and makes a failed one visible again after
   `visibilityTimeout`; one that failed `maxDequeueCount` times is moved to `<queue>-poison`.
 - An empty poll waits longer each time, from 100 ms up to `maxPollingInterval`.
 - `drain` runs what is visible now to the end (the admin endpoint `POST /admin/queues/{queue}/drain`), so
@@ -34,6 +35,26 @@ log = logging.getLogger("devtools.host")
 LEASE_SECONDS = 600
 POISON_SUFFIX = "-poison"
 FIRST_BACKOFF = 0.1
+
+
+class Lease:
+    """A received message's lease, renewed while its run goes on; `message` holds the newest pop receipt."""
+
+    def __init__(self, queue: Any, message: Any) -> None:
+        self.queue = queue
+        self.message = message
+        self.renewals = 0
+
+    async def keep(self, seconds: float) -> None:
+        while True:
+            await asyncio.sleep(seconds / 2)
+            self.message = await self.queue.update_message(self.message, visibility_timeout=int(seconds))
+            self.renewals += 1
+
+    @staticmethod
+    async def end(renewal: asyncio.Future[None]) -> None:
+        renewal.cancel()
+        await asyncio.gather(renewal, return_exceptions=True)
 
 
 @dataclass(frozen=True)
@@ -141,19 +162,23 @@ class QueueListener:
             expiration_time=message.expires_on,
             time_next_visible=message.next_visible_on,
         )
+        lease = Lease(self.queue, message)
+        renewal = asyncio.ensure_future(lease.keep(LEASE_SECONDS))
         try:
             await invoke(self.fn, trigger)
         except FunctionFailed:
             self.failed += 1
+            await lease.end(renewal)
             if message.dequeue_count >= self.options.max_dequeue_count:
                 await self.poison.send_message(content)
-                await self.queue.delete_message(message)
+                await self.queue.delete_message(lease.message)
                 self.poisoned += 1
                 log.warning("message %s moved to %s%s", message.id, self.fn.queue_name, POISON_SUFFIX)
             else:
-                await self.queue.update_message(message, visibility_timeout=int(self.options.visibility_timeout))
+                await self.queue.update_message(lease.message, visibility_timeout=int(self.options.visibility_timeout))
             return
-        await self.queue.delete_message(message)
+        await lease.end(renewal)
+        await self.queue.delete_message(lease.message)
         self.processed += 1
 
     async def listen(self) -> None:

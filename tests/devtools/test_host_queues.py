@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import uuid
@@ -14,6 +15,7 @@ import pytest
 from azure.storage.queue.aio import QueueServiceClient
 
 from devtools import services
+from devtools.host import queues as queues_module
 from devtools.host.errors import HostError
 from devtools.host.indexing import FunctionInfo
 from devtools.host.queues import QueueListener, QueueOptions, read_queue_options
@@ -85,4 +87,24 @@ async def test_a_message_failing_max_dequeue_count_times_moves_to_the_poison_que
     assert [s["dequeue_count"] for s in seen] == [1, 2, 3]
     poisoned = [m async for m in listener.poison.receive_messages()]
     assert [json.loads(base64.b64decode(m.content)) for m in poisoned] == [{"n": 7}]
+    assert (await listener.queue.get_queue_properties()).approximate_message_count == 0
+
+
+async def test_a_long_run_keeps_its_message_hidden_by_renewing_the_lease(
+    service: QueueServiceClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The host renews a running message's lease; without it the message would be delivered again under its run."""
+    monkeypatch.setattr(queues_module, "LEASE_SECONDS", 2)
+    seen_again: list[int] = []
+
+    async def long_run(msg: func.QueueMessage) -> None:
+        await asyncio.sleep(3.5)  # past the 2-second lease it was received with
+        seen_again.extend([1 async for _ in listener.queue.receive_messages(visibility_timeout=1)])
+
+    queue = f"q{uuid.uuid4().hex[:12]}"
+    fn = FunctionInfo(name="long", trigger_name="msg", user_function=long_run, queue_name=queue, connection="x")
+    listener = QueueListener(fn, service, QueueOptions(batch_size=1, max_dequeue_count=3, visibility_timeout=0))
+    await send(listener, {"n": 1})
+    assert await listener.drain() == {"processed": 1, "failed": 0, "poisoned": 0}
+    assert seen_again == []
     assert (await listener.queue.get_queue_properties()).approximate_message_count == 0
