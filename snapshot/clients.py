@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-from collections.abc import AsyncIterator, Callable
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
 from snapshot import errors, tenancy
@@ -86,12 +87,32 @@ GRAPH_CLIENTS_KEPT = 64  # tenants polled at once by one instance are at most a 
 
 class TenantGraphs:
     """The Graph clients of the tenants: the managed identity in the home tenant, `FederatedCredential` elsewhere
-    (sharing one managed-identity credential for the exchange token)."""
+    (sharing one managed-identity credential for the exchange token).
+
+    The most recently used GRAPH_CLIENTS_KEPT are kept; an older one is closed, unless work in its tenant is
+    still running (`hold`, which `working_in` takes) or it is the home tenant's: a long poll never has its
+    client closed under it by the tenants polled after it started.
+    """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self._clients: Recent[str, UtcmClient] = Recent(GRAPH_CLIENTS_KEPT, on_evict=_close_soon)
+        self._held: Counter[str] = Counter()
+        self._home = tenancy.home_tenant(settings).id
+        self._clients: Recent[str, UtcmClient] = Recent(GRAPH_CLIENTS_KEPT, on_evict=_close_soon, keep=self._in_use)
         self._exchange: ManagedIdentityCredential | None = None
+
+    def _in_use(self, tenant_id: str) -> bool:
+        return tenant_id == self._home or self._held[tenant_id] > 0
+
+    @contextlib.contextmanager
+    def hold(self, tenant: Tenant) -> Iterator[None]:
+        self._held[tenant.id] += 1
+        try:
+            yield
+        finally:
+            self._held[tenant.id] -= 1
+            if self._held[tenant.id] <= 0:
+                del self._held[tenant.id]
 
     def get(self, tenant: Tenant) -> UtcmClient:
         return self._clients.get_or_make(tenant.id, lambda: self._make(tenant))
@@ -101,14 +122,21 @@ class TenantGraphs:
 
         if tenant.home:
             return UtcmClient(self.settings)
-        if self.settings.tenancy != "multi":  # the one place the mode decides: how a tenant's credential is made
-            raise errors.TenancyIsSingle(
-                "this deployment serves its home tenant only: deploy it with tenancy=multi (SNAPSHOT_TENANCY=multi "
-                "and SNAPSHOT_APP_CLIENT_ID) to register other tenants"
-            )
+        refusal = self.refusal(tenant)
+        if refusal is not None:
+            raise refusal
         from snapshot.identity import FederatedCredential
 
         return UtcmClient(self.settings, FederatedCredential(self.settings, tenant, self._exchange_identity()))
+
+    def refusal(self, tenant: Tenant) -> errors.TenancyIsSingle | None:
+        """Why this deployment cannot reach the tenant (None: it can). The one place the tenancy mode decides."""
+        if tenant.home or self.settings.tenancy == "multi":
+            return None
+        return errors.TenancyIsSingle(
+            "this deployment serves its home tenant only: deploy it with tenancy=multi (SNAPSHOT_TENANCY=multi "
+            "and SNAPSHOT_APP_CLIENT_ID) to register other tenants"
+        )
 
     def _exchange_identity(self) -> ManagedIdentityCredential:
         if self._exchange is None:
@@ -157,9 +185,21 @@ def monitor_graph(settings: Settings | None = None) -> MonitorGraph:
     return MonitorGraph(graph(settings))
 
 
+@contextlib.contextmanager
+def working_in(tenant: Tenant, settings: Settings | None = None) -> Iterator[Tenant]:
+    """Run the block for `tenant` (tenancy.scoped), its Graph client kept open until the block ends."""
+    with _graphs.get(settings or get_settings()).hold(tenant), tenancy.scoped(tenant):
+        yield tenant
+
+
 def graph_of(tenant: Tenant, settings: Settings | None = None) -> UtcmClient:
     """That tenant's Graph client (made, not called): TenancyIsSingle for another tenant than home in single mode."""
     return _graphs.get(settings or get_settings()).get(tenant)
+
+
+def reaches(tenant: Tenant, settings: Settings | None = None) -> bool:
+    """Whether this deployment can reach the tenant at all (a tenant left from a multi deployment: no)."""
+    return _graphs.get(settings or get_settings()).refusal(tenant) is None
 
 
 def queues(settings: Settings | None = None) -> Queues:

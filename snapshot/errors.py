@@ -101,6 +101,10 @@ class Unavailable(Retryable, status=503, title="Service unavailable"):
 class StorageUnavailable(Unavailable, title="Table Storage is unavailable"): ...
 
 
+class RowContended(Unavailable, title="A row kept changing under this request"):
+    """Every guarded write of a row lost its race (others changed it each time): a retry reads it afresh."""
+
+
 class IdentityUnavailable(ServiceError, status=503, title="The managed identity could not get a token"): ...
 
 
@@ -193,6 +197,11 @@ class TenantNotRegistered(NotFound, title="No such tenant"): ...
 
 
 class TenancyIsSingle(Conflict, title="The app runs in single-tenant mode"): ...
+
+
+class TenantWorkInFlight(Retryable, status=409, title="Work for the tenant is still in flight"):
+    """A purge waits until the queue messages claimed before the tenant's removal have run (or their claims
+    lapsed), so none writes a row after its rows were deleted."""
 
 
 class TenantRefusedToken(ServiceError, status=409, title="The tenant does not issue this app a token"):

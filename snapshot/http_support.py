@@ -16,7 +16,7 @@ from urllib.parse import quote, urlsplit
 import azure.functions as func
 from pydantic import BaseModel
 
-from snapshot import errors, tenancy
+from snapshot import clients, errors
 from snapshot.models import JobRecord
 from snapshot.recent import Recent
 from snapshot.settings import SettingsError, get_settings
@@ -108,7 +108,7 @@ def in_tenant(handler: Handler) -> Handler:
     @functools.wraps(handler)
     async def wrapper(req: func.HttpRequest) -> func.HttpResponse:
         tenant = await tenants.active(req.route_params.get("tenantId", ""))
-        with tenancy.scoped(tenant):
+        with clients.working_in(tenant):
             return await handler(req)
 
     return wrapper

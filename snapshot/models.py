@@ -154,6 +154,7 @@ class JobRecord(BaseModel):
     content_attempts: int = 0  # content downloads that failed
     content_retry_at: datetime | None = None  # when a failed download is tried again; None: not again
     content_progress: int | None = None  # entities an unfinished content write stored in order; resumed from
+    content_queued: datetime | None = None  # the claim of its content message (fan-out); cleared once stored
     stored: datetime | None = None
     resource_count: int | None = None
     resource_type_counts: dict[str, int] = Field(default_factory=dict)

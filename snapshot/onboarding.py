@@ -9,7 +9,7 @@ in `detail`), `failing` when a queue message for the tenant kept failing (poison
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from urllib.parse import quote
 
@@ -35,6 +35,15 @@ class TenantStatus(StrEnum):
 
 # Work (polls, drift polls) is enqueued only for these; the others are probed again instead.
 WORKING = frozenset({TenantStatus.READY, TenantStatus.FAILING})
+
+# How long a claim of the fan-out (a message sent, not yet run) holds before a tick sends another: longer than a
+# message lives in the host's hands, maxDequeueCount x (functionTimeout + visibilityTimeout) = 3 x (10 min +
+# 30 s) in host.json (tests/unit/test_host_json.py keeps it so). A claim is cleared by its own message's run.
+MESSAGE_LEASE = timedelta(minutes=35)
+
+
+def claim_holds(claimed: datetime | None, now: datetime) -> bool:
+    return claimed is not None and now - claimed < MESSAGE_LEASE
 
 
 class RegisterTenantRequest(BaseModel):

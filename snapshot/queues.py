@@ -14,35 +14,48 @@ import json
 import os
 import re
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any, Literal
 
 from azure.core.exceptions import ResourceExistsError, ResourceNotFoundError
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 
 from snapshot import errors
 from snapshot.settings import IDENTITY_CLIENT_OPTIONS, TABLE_CLIENT_OPTIONS, Settings, SettingsError
 from snapshot.store.tables import storage_errors
 
 QUEUE_CONNECTION = "AzureWebJobsStorage"
-POLL_QUEUE = "snapshot-poll"  # a tenant's snapshot poll, or a probe of a tenant not ready
+POLL_QUEUE = "snapshot-poll"  # a tenant's snapshot poll, a probe of a tenant not ready, or a job's content
 DRIFTS_QUEUE = "snapshot-drifts"  # a tenant's drift poll
 POISON_SUFFIX = "-poison"  # where the Functions host moves a message that failed maxDequeueCount times
 SENDS_IN_FLIGHT = 32
 
-Kind = Literal["poll", "probe", "drifts"]
+Kind = Literal["poll", "probe", "drifts", "content"]
 
 
 class WorkMessage(BaseModel):
-    """One unit of fanned-out work: what to do, for which tenant."""
+    """One unit of fanned-out work: what to do, for which tenant (and, for `content`, which job's content).
+
+    `claimed` is the claim the sender wrote on the tenant's row (or, for `content`, the job's row): the run
+    clears that claim only, never a newer one a later tick wrote after this message's claim lapsed.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     v: Literal[1] = 1
     kind: Kind
     tenantId: str
+    jobId: str | None = None
+    claimed: datetime | None = None
+
+    @model_validator(mode="after")
+    def _content_names_its_job(self) -> WorkMessage:
+        if (self.kind == "content") != bool(self.jobId):
+            raise ValueError("jobId is given for kind content, and only for it")
+        return self
 
     def body(self) -> str:
-        return self.model_dump_json()
+        return self.model_dump_json(exclude_none=True)
 
 
 def parse_message(body: str) -> WorkMessage:

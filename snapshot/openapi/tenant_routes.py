@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from snapshot.openapi.contract import TENANTS, Answer, Parameter, Route, problem, problems
+from snapshot.openapi.contract import (
+    PROBLEM_MEDIA_TYPE,
+    RETRY_LATER,
+    TENANTS,
+    Answer,
+    Parameter,
+    Route,
+    problem,
+    problems,
+)
 
 SCOPE_PREFIX = "/tenants/{tenantId}"
 SCOPED_FUNCTION_PREFIX = "tenant_"
@@ -66,8 +75,23 @@ TENANT_ROUTES = (
         "delete_tenant",
         TENANTS,
         "Stop all work for a tenant (its history is kept unless purge=true)",
+        description=(
+            "The tenant is marked removed at once, so no new work starts. With purge=true its rows are deleted "
+            "too, unless a queue message claimed before the removal has not run yet: then 409 with Retry-After "
+            "(the tenant stays removed; purge again). A purge of a tenant already purged deletes what is left."
+        ),
         parameters=(PURGE,),
-        answers=(Answer(204, "Removed."), *problems(400, 404, 503)),
+        answers=(
+            Answer(204, "Removed (and, with purge=true, its rows deleted)."),
+            Answer(
+                409,
+                "Purge waits: work claimed before the removal has not run yet (the tenant stays removed).",
+                "Problem",
+                PROBLEM_MEDIA_TYPE,
+                (RETRY_LATER,),
+            ),
+            *problems(400, 404, 503),
+        ),
     ),
 )
 

@@ -12,6 +12,7 @@ from azure.core import MatchConditions
 from azure.core.exceptions import ResourceExistsError, ResourceModifiedError, ResourceNotFoundError
 from azure.data.tables import TableTransactionError, UpdateMode
 
+from snapshot import errors
 from snapshot.onboarding import TenantRecord
 from snapshot.store.records import record_entity, record_of
 from snapshot.store.tables import ConcurrencyConflict, Tables, is_table_key, storage_errors
@@ -81,7 +82,8 @@ class TenantTable:
         return [r.model_copy(update={"etag": meta.get("etag")}) for r, meta in zip(records, results, strict=True)]
 
     async def apply(self, tenant_id: str, changes: dict[str, Any], attempts: int = 5) -> TenantRecord | None:
-        """Set these fields on the current row, reading it again when someone changed it first (None: no row)."""
+        """Set these fields on the current row, reading it again when someone changed it first (None: no row;
+        RowContended when it changed under every attempt)."""
         for _ in range(attempts):
             record = await self.get(tenant_id)
             if record is None:
@@ -90,7 +92,9 @@ class TenantTable:
                 return await self.update(record.model_copy(update=changes))
             except ConcurrencyConflict:
                 continue
-        raise ConcurrencyConflict(tenant_id)
+        raise errors.RowContended(
+            f"the row of tenant {tenant_id} changed under each of {attempts} writes; retry", retry_after=1
+        )
 
     async def all(self) -> list[TenantRecord]:
         table = await self._tables.get(self._name)

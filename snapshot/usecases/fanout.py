@@ -5,8 +5,10 @@ work (docs/tenants.md). The distributed engine is Azure Functions: it scales the
   tried), and a `probe` for a tenant not ready whose last check is older than PROBE_EVERY.
 - A tenant whose previous message is still waiting gets none: the tick first claims the tenant's row (its
   `poll_queued` set, ETag-guarded, so two ticks at once claim it once; up to 100 rows per transaction), and
-  the message's run clears it. A
-  claim older than MESSAGE_LEASE is taken again (its message was lost, or its run died).
+  the message carries its claim, which its run clears (only that claim: never a newer one). A claim older
+  than onboarding.MESSAGE_LEASE is taken again (its message was lost, or its run died).
+- A poll hands each content it finds due to a `content` message of its own (usecases/downloads.py).
+- A tenant this deployment cannot reach (one left from a multi deployment now single) gets no message.
 - A run records its failure on the tenant's row (`last_error`) and raises, so the host tries the message
   again; a message that failed maxDequeueCount times lands in the poison queue, whose trigger marks the tenant
   `failing` with that error. A later run that succeeds makes it `ready` again.
@@ -15,20 +17,21 @@ work (docs/tenants.md). The distributed engine is Azure Functions: it scales the
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from snapshot import clients, errors, tenancy
-from snapshot.onboarding import WORKING, TenantRecord, TenantStatus
+from snapshot.onboarding import MESSAGE_LEASE, WORKING, TenantRecord, TenantStatus, claim_holds
 from snapshot.queues import DRIFTS_QUEUE, POLL_QUEUE, Kind, WorkMessage, parse_message
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.store.tenants import TRANSACTION_ROWS
-from snapshot.usecases import drifts, poll, tenants
+from snapshot.tenancy import Tenant
+from snapshot.usecases import downloads, drifts, poll, tenants
 
 log = logging.getLogger(__name__)
 
-MESSAGE_LEASE = timedelta(minutes=10)  # the queue's own lease of a message whose host died
 PROBE_EVERY = timedelta(minutes=5)
 BATCHES_IN_FLIGHT = 4  # claim transactions (of up to 100 tenants) at once, each then sending its messages
 
@@ -38,10 +41,12 @@ class FanOut:
     queued: list[str] = field(default_factory=list)  # tenant ids a message was sent for
     waiting: list[str] = field(default_factory=list)  # skipped: their previous message is still waiting
     probes: list[str] = field(default_factory=list)
+    unreachable: list[str] = field(default_factory=list)  # skipped: this deployment cannot reach them
 
 
-def _queued_at(record: TenantRecord, kind: Kind) -> datetime | None:
-    return record.drifts_queued if kind == "drifts" else record.poll_queued
+def _column(kind: Kind) -> str:
+    """The tenant row's claim column of a kind of message (a probe is claimed as the poll it replaces)."""
+    return "drifts_queued" if kind == "drifts" else "poll_queued"
 
 
 def _work_for(record: TenantRecord, kind: Kind, now: datetime) -> Kind | None:
@@ -67,8 +72,9 @@ async def enqueue(kind: Kind) -> FanOut:
         work = _work_for(record, kind, now)
         if work is None:
             continue
-        queued = _queued_at(record, kind)
-        if queued is not None and now - queued < MESSAGE_LEASE:
+        if not clients.reaches(tenants.tenant_of(record)):
+            report.unreachable.append(record.tenant_id)
+        elif claim_holds(getattr(record, _column(kind)), now):
             report.waiting.append(record.tenant_id)
         else:
             due.append((record, work))
@@ -89,7 +95,7 @@ async def _claim_and_send(
     batch: list[tuple[TenantRecord, Kind]], kind: Kind, now: datetime, report: FanOut, gate: asyncio.Semaphore
 ) -> None:
     table = clients.store().tenants
-    column = "drifts_queued" if kind == "drifts" else "poll_queued"
+    column = _column(kind)
     claimed: list[tuple[TenantRecord, Kind]] = []
     async with gate:
         try:
@@ -102,7 +108,7 @@ async def _claim_and_send(
                     claimed.append((record, work))
                 except ConcurrencyConflict:  # another tick claimed it (or a run just finished): its turn
                     report.waiting.append(record.tenant_id)
-        messages = [WorkMessage(kind=work, tenantId=record.tenant_id) for record, work in claimed]
+        messages = [WorkMessage(kind=work, tenantId=record.tenant_id, claimed=now) for record, work in claimed]
         try:
             await clients.queues().send(DRIFTS_QUEUE if kind == "drifts" else POLL_QUEUE, messages)
         except Exception:
@@ -118,54 +124,118 @@ async def _release(claimed: list[tuple[TenantRecord, Kind]], column: str) -> Non
     for record, _ in claimed:
         try:
             await table.apply(record.tenant_id, {column: None})
-        except (errors.ServiceError, ConcurrencyConflict):
+        except errors.ServiceError:
             log.warning("tenant %s keeps its claim until it lapses (%s)", record.tenant_id, MESSAGE_LEASE)
 
 
 async def run(body: str) -> None:
-    """One queue message: that tenant's poll, probe or drift poll, in its scope."""
-    message = parse_message(body)
-    try:
-        tenant = await tenants.active(message.tenantId)
-    except errors.TenantNotRegistered:
-        log.info("message for tenant %s dropped: it is not registered (or was removed)", message.tenantId)
-        return
-    column = "drifts_queued" if message.kind == "drifts" else "poll_queued"
-    table = clients.store().tenants
-    note: str | None = None
-    with tenancy.scoped(tenant):
-        try:
-            if message.kind == "poll" and (await poll.poll()).throttled:
-                note = "Microsoft Graph throttled or failed this tenant's job list; the next tick tries again"
-            elif message.kind == "drifts":
-                await drifts.poll_drifts()
-            elif message.kind == "probe":
-                await tenants.probe(tenant)
-        except Exception as exc:
-            await table.apply(tenant.id, {"last_error": describe(exc)})
-            raise
-    done: dict[str, object] = {column: None, "last_error": note}
-    record = await table.get(tenant.id)
-    if record is not None and record.status == TenantStatus.FAILING:
-        done["status"] = TenantStatus.READY
-    await table.apply(tenant.id, done)
+    """One queue message: that tenant's poll, probe, drift poll or job content, in its scope.
 
-
-async def poisoned(body: str) -> None:
-    """A message that kept failing: its tenant is marked `failing`, with the last error its runs recorded."""
+    A message that cannot be run (not one this app sends, a tenant not registered, removed, or one this
+    deployment cannot reach) is logged and dropped: retrying it would fail the same way.
+    """
     try:
         message = parse_message(body)
-    except errors.ValidationFailed:
-        log.error("a poison message that is not this app's was left in the poison queue")
+        tenant = await tenants.active(message.tenantId)
+    except (errors.ValidationFailed, errors.TenantNotRegistered) as exc:
+        log.error("queue message dropped: %s (body %.200r)", exc.detail, body)
+        await _clear_claim_of(body)
         return
+    if not clients.reaches(tenant):
+        log.error("message for tenant %s dropped: this deployment serves its home tenant only", tenant.id)
+        await _clear_claim(message)
+        return
+    note: str | None = None
+    with clients.working_in(tenant):
+        try:
+            note = await _work(message, tenant)
+        except Exception as exc:
+            await clients.store().tenants.apply(tenant.id, {"last_error": describe(exc)})
+            raise
+    await _done(message, note)
+
+
+async def _work(message: WorkMessage, tenant: Tenant) -> str | None:
+    """The message's work in the tenant's scope; a note for `last_error` when it ended short."""
+    if message.kind == "poll" and (await poll.poll(hand_off=downloads.hand_off)).throttled:
+        return "Microsoft Graph throttled or failed this tenant's job list; the next tick tries again"
+    if message.kind == "drifts":
+        await drifts.poll_drifts()
+    elif message.kind == "probe":
+        await tenants.probe(tenant)
+    elif message.kind == "content":
+        assert message.jobId is not None
+        if (await downloads.store_one(message.jobId, message.claimed)).throttled:
+            return (
+                f"Microsoft Graph throttled the content download of job {message.jobId}; the next tick sends it again"
+            )
+    return None
+
+
+async def _done(message: WorkMessage, note: str | None) -> None:
+    """The run succeeded: its claim cleared (if still its own), the error note set, `failing` back to ready."""
     table = clients.store().tenants
     record = await table.get(message.tenantId)
     if record is None:
         return
+    changes: dict[str, object] = {"last_error": note, **_claim_cleared(record, message)}
+    if record.status == TenantStatus.FAILING:
+        changes["status"] = TenantStatus.READY
+    await table.apply(message.tenantId, changes)
+
+
+def _claim_cleared(record: TenantRecord, message: WorkMessage) -> dict[str, object]:
+    """The change that clears the message's claim on the tenant's row: only the claim it was sent with."""
+    if message.kind == "content" or message.claimed is None:
+        return {}
+    column = _column(message.kind)
+    return {column: None} if getattr(record, column) == message.claimed else {}
+
+
+async def _clear_claim(message: WorkMessage) -> None:
+    """Clear the claim of a message dropped or poisoned (the tenant's row, or the job's for `content`)."""
+    if message.kind == "content":
+        assert message.jobId is not None
+        with tenancy.scoped(tenants.tenant_of_id(message.tenantId)):
+            await downloads.release(clients.store(), message.jobId, message.claimed)
+        return
+    table = clients.store().tenants
+    record = await table.get(message.tenantId)
+    changes = _claim_cleared(record, message) if record is not None else {}
+    if changes:
+        await table.apply(message.tenantId, changes)
+
+
+async def _clear_claim_of(body: str) -> None:
+    with contextlib.suppress(errors.ValidationFailed):
+        await _clear_claim(parse_message(body))
+
+
+async def poisoned(body: str) -> None:
+    """A message that kept failing: its tenant is marked `failing`, with the last error its runs recorded.
+
+    Not for a tenant removed meanwhile (it stays removed), and not for a probe: a probe's tenant keeps the
+    status its last probe observed (pendingConsent stays pendingConsent), with the failure in `lastError`.
+    """
+    try:
+        message = parse_message(body)
+    except errors.ValidationFailed as exc:
+        log.error("a poison message that is not this app's was left in the poison queue: %s", exc.detail)
+        return
+    table = clients.store().tenants
+    record = await table.get(message.tenantId)
+    if record is None or record.status == TenantStatus.REMOVED:
+        log.error("poison message for tenant %s, which is not registered or was removed: dropped", message.tenantId)
+        await _clear_claim(message)
+        return
     reason = record.last_error or "its queue message failed every attempt"
-    column = "drifts_queued" if message.kind == "drifts" else "poll_queued"
-    await table.apply(message.tenantId, {"status": TenantStatus.FAILING, "last_error": reason, column: None})
-    log.error("tenant %s is failing: %s", message.tenantId, reason)
+    changes: dict[str, object] = {"last_error": reason, **_claim_cleared(record, message)}
+    if message.kind != "probe":
+        changes["status"] = TenantStatus.FAILING
+    await table.apply(message.tenantId, changes)
+    if message.kind == "content":
+        await _clear_claim(message)
+    log.error("tenant %s: its %s message failed every attempt: %s", message.tenantId, message.kind, reason)
 
 
 def describe(exc: Exception) -> str:

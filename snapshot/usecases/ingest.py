@@ -96,6 +96,7 @@ async def ingest(client: UtcmClient, store: Store, record: JobRecord) -> JobReco
         "content_error": None,
         "content_retry_at": None,
         "content_progress": None,
+        "content_queued": None,
         "content_metadata": content.metadata,
         "resource_count": entities.count,
         "resource_type_counts": dict(sorted(entities.type_counts.items())),

@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -79,7 +80,12 @@ async def _insert(store: Store, adopted: JobRecord) -> JobRecord:
         return record
 
 
-async def poll() -> TickReport:
+HandOff = Callable[[Store, list[JobRecord], TickReport], Awaitable[None]]
+
+
+async def poll(hand_off: HandOff | None = None) -> TickReport:
+    """One tick for the current tenant. The contents due are downloaded here, or, with `hand_off` (the
+    fan-out's downloads.hand_off), each sent to be downloaded by its own queue message."""
     started = time.monotonic()
     report = TickReport()
     client = clients.graph()
@@ -88,7 +94,10 @@ async def poll() -> TickReport:
     try:
         records, news = await _reconcile(client, store, report)
         try:
-            await ingest.store_contents(client, store, records, report)
+            if hand_off is None:
+                await ingest.store_contents(client, store, records, report)
+            else:
+                await hand_off(store, records, report)
         finally:  # whatever stopped the downloads, Graph's news is written
             await _write_news(store, records, news, report)
         if get_settings().prune_stored_jobs:

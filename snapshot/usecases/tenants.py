@@ -12,7 +12,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 from snapshot import clients, errors, tenancy
-from snapshot.onboarding import CONSENT_PENDING_CODES, RegisterTenantRequest, TenantRecord, TenantStatus
+from snapshot.onboarding import (
+    CONSENT_PENDING_CODES,
+    MESSAGE_LEASE,
+    RegisterTenantRequest,
+    TenantRecord,
+    TenantStatus,
+    claim_holds,
+)
 from snapshot.settings import get_settings
 from snapshot.store.purge import purge_rows
 from snapshot.store.tables import ConcurrencyConflict
@@ -71,7 +78,7 @@ async def probe(tenant: Tenant) -> TenantRecord:
 
 
 async def _observe(tenant: Tenant) -> tuple[TenantStatus, str | None, list[int]]:
-    with tenancy.scoped(tenant):
+    with clients.working_in(tenant):
         graph = clients.graph()
         try:
             await graph.token_check()
@@ -99,9 +106,14 @@ async def get(tenant_id: str, refresh: bool = False) -> TenantRecord:
 
 
 async def list_all() -> list[TenantRecord]:
-    """Every tenant, the home tenant first, then by display name."""
+    """Every tenant, the home tenant first, then by display name.
+
+    A row marked home under another id is the home tenant's from before SNAPSHOT_HOME_TENANT_ID was set (or
+    changed): the home tenant's rows are keyed without its id, so they are the current home's now, and that
+    row is left out rather than polled as a second tenant.
+    """
     home = await home_record()
-    others = [r for r in await clients.store().tenants.all() if r.tenant_id != home.tenant_id]
+    others = [r for r in await clients.store().tenants.all() if r.tenant_id != home.tenant_id and not r.home]
     return [home, *sorted(others, key=lambda r: (r.display_name.lower(), r.tenant_id))]
 
 
@@ -110,7 +122,16 @@ async def active(tenant_id: str) -> Tenant:
     record = await get(tenant_id)
     if record.status == TenantStatus.REMOVED:
         raise errors.TenantNotRegistered(f"tenant {record.tenant_id} was removed; POST /api/tenants registers it again")
-    return tenancy.Tenant(record.tenant_id, home=record.home)
+    return tenant_of(record)
+
+
+def tenant_of(record: TenantRecord) -> Tenant:
+    return tenant_of_id(record.tenant_id)
+
+
+def tenant_of_id(tenant_id: str) -> Tenant:
+    """The tenant a registered id names: the home tenant is the one the settings name now."""
+    return Tenant(tenant_id, home=tenant_id == tenancy.home_tenant(get_settings()).id)
 
 
 async def remove(tenant_id: str, purge: bool) -> int:
@@ -120,12 +141,33 @@ async def remove(tenant_id: str, purge: bool) -> int:
     if tenant.home:
         raise errors.ValidationFailed([errors.FieldError("tenantId", "the home tenant cannot be removed")])
     store = clients.store()
-    record = await store.tenants.apply(tenant.id, {"status": TenantStatus.REMOVED, "checked": datetime.now(UTC)})
-    if record is None:
+    now = datetime.now(UTC)
+    record = await store.tenants.apply(tenant.id, {"status": TenantStatus.REMOVED, "checked": now})
+    if record is None and not purge:
         raise errors.TenantNotRegistered(f"no tenant {tenant.id} is registered")
     if not purge:
         return 0
+    if record is not None:
+        await _refuse_while_in_flight(record, tenant, now)
     names = [name for name in settings.tables if name != settings.tables.tenants]
     deleted = await purge_rows(store.tables, names, tenant)
     await store.tenants.delete(tenant.id)
     return deleted
+
+
+async def _refuse_while_in_flight(record: TenantRecord, tenant: Tenant, now: datetime) -> None:
+    """A message claimed before the removal may still be running: purging under it would leave rows it writes
+    after. Each run clears its own claim (a removed tenant's message is dropped, its claim cleared), so this
+    state clears once the queue has delivered them, or at the latest when the claims lapse."""
+    with tenancy.scoped(tenant):
+        jobs = await clients.store().jobs.all()
+    claims = [record.poll_queued, record.drifts_queued, *(job.content_queued for job in jobs)]
+    live = [claim for claim in claims if claim is not None and claim_holds(claim, now)]
+    if live:
+        newest = max(live)
+        raise errors.TenantWorkInFlight(
+            f"tenant {record.tenant_id} is removed (no new work starts), but {len(live)} queue message(s) claimed "
+            f"before that have not run yet (the newest at {newest.isoformat()}); purge again once they have run, "
+            f"at the latest at {(newest + MESSAGE_LEASE).isoformat()}",
+            retry_after=30,
+        )

@@ -12,6 +12,7 @@ class TickReport:
     adopted: int = 0  # jobs Graph showed that the table did not know when this tick read it
     expired: int = 0  # tracked jobs Graph no longer has, content never stored
     downloaded: int = 0  # contents downloaded and stored
+    handed_off: int = 0  # contents sent to be downloaded by their own queue message (usecases/downloads.py)
     resources_stored: int = 0
     failures: int = 0  # jobs whose reconcile or ingestion failed this tick (retried next tick)
     failed_jobs: list[str] = field(default_factory=list)  # "<job id>: <reason>", one per failure

@@ -8,11 +8,6 @@ tenant's token only; and one tenant throttled on a tick does not hold back the o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from devtools import services
 from devtools.emulator.identity import APP_CLIENT_ID
 from devtools.emulator_client import EmulatorControl
 from snapshot import clients, tenancy
@@ -23,41 +18,12 @@ from snapshot.queues import POLL_QUEUE
 from snapshot.settings import get_settings
 from snapshot.tenancy import Tenant
 from snapshot.usecases import fanout, monitors, quota, tenants
-from tests.support import use_setting
+from tests.support.fanout import onboard, run_queued
 from tests.support.inprocess import start_job, tick_until_stored
 
 CONTOSO = "7e1a0000-0000-4000-8000-00000000c0a1"
 FABRIKAM = "7e1a0000-0000-4000-8000-00000000c0a2"
 JOBS_PATH = "configurationSnapshotJobs"
-
-
-@pytest.fixture
-async def multi_env(
-    app_env: dict[str, str], monkeypatch: pytest.MonkeyPatch, emulator: EmulatorControl
-) -> AsyncIterator[dict[str, str]]:
-    """app_env in tenancy=multi, with the emulator's app registration and its Entra authority over TLS."""
-    assert "SNAPSHOT_AUTHORITY_HOST" in app_env, "the session emulator serves its Entra authority over TLS"
-    for name, value in services.multi_tenant_env().items():
-        use_setting(monkeypatch, name, value)
-    await clients.close_all()
-    emulator.configure(jobStartSeconds=0, jobDurationSeconds=0)
-    yield app_env
-
-
-async def onboard(tenant_id: str, name: str) -> TenantStatus:
-    record, _ = await tenants.register(RegisterTenantRequest(tenantId=tenant_id, displayName=name))
-    return record.status
-
-
-async def run_queued() -> int:
-    """Run every waiting poll message as the queue trigger would (the test is the queue's only consumer)."""
-    client = await clients.queues().client(POLL_QUEUE, create=True)
-    ran = 0
-    async for message in client.receive_messages(messages_per_page=32, visibility_timeout=60):
-        await fanout.run(message.content)
-        await client.delete_message(message)
-        ran += 1
-    return ran
 
 
 async def test_onboarding_goes_through_each_status_from_what_was_observed(
@@ -137,7 +103,7 @@ async def test_a_throttled_tenant_does_not_hold_back_the_others_on_the_same_tick
 
     tick = await fanout.enqueue("poll")
     assert sorted(tick.queued) == sorted([CONTOSO, FABRIKAM, tenancy.home_tenant(get_settings()).id])
-    assert await run_queued() == 3
+    assert await run_queued() == {"poll": 3, "content": 1}  # Fabrikam's content, by its own message
 
     def stored(tenant_id: str) -> bool:
         return any(j["id"] == jobs[tenant_id] for j in emulator.for_tenant(tenant_id).jobs())

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 
 from devtools.services import ROOT
+from snapshot.onboarding import MESSAGE_LEASE
 
 
 def test_host_json_is_strict_json_and_its_queue_settings_are_explained() -> None:
@@ -18,3 +20,17 @@ def test_host_json_is_strict_json_and_its_queue_settings_are_explained() -> None
         "docs/tenants.md section 5 and host.json disagree"
     )
     assert {"batchSize", "visibilityTimeout", "maxDequeueCount"} <= queues.keys()
+
+
+def _timespan(value: str) -> timedelta:
+    hours, minutes, seconds = value.split(":")
+    return timedelta(hours=int(hours), minutes=int(minutes), seconds=float(seconds))
+
+
+def test_a_fan_out_claim_outlives_every_try_the_host_makes_of_its_message() -> None:
+    """A claim that lapsed while its message was still being tried would let a tick send a second message, and
+    the late run clear the newer claim: the lease must cover maxDequeueCount x (functionTimeout + retry delay)."""
+    host = json.loads((ROOT / "host.json").read_text(encoding="utf-8"))
+    queues = host["extensions"]["queues"]
+    longest = queues["maxDequeueCount"] * (_timespan(host["functionTimeout"]) + _timespan(queues["visibilityTimeout"]))
+    assert longest < MESSAGE_LEASE, f"MESSAGE_LEASE {MESSAGE_LEASE} is not longer than {longest}"
