@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from azure.identity.aio import ManagedIdentityCredential
 
     from snapshot.graph import UtcmClient
+    from snapshot.identity import TokenShelf
     from snapshot.monitor_graph import MonitorGraph
     from snapshot.queues import Queues
 
@@ -100,6 +101,7 @@ class TenantGraphs:
         self._home = tenancy.home_tenant(settings).id
         self._clients: Recent[str, UtcmClient] = Recent(GRAPH_CLIENTS_KEPT, on_evict=_close_soon, keep=self._in_use)
         self._exchange: ManagedIdentityCredential | None = None
+        self._tokens: TokenShelf | None = None  # made with the first FederatedCredential (azure-identity is lazy)
 
     def _in_use(self, tenant_id: str) -> bool:
         return tenant_id == self._home or self._held[tenant_id] > 0
@@ -125,9 +127,11 @@ class TenantGraphs:
         refusal = self.refusal(tenant)
         if refusal is not None:
             raise refusal
-        from snapshot.identity import FederatedCredential
+        from snapshot.identity import FederatedCredential, TokenShelf
 
-        return UtcmClient(self.settings, FederatedCredential(self.settings, tenant, self._exchange_identity()))
+        self._tokens = self._tokens or TokenShelf()
+        credential = FederatedCredential(self.settings, tenant, self._exchange_identity(), self._tokens)
+        return UtcmClient(self.settings, credential)
 
     def refusal(self, tenant: Tenant) -> errors.TenancyIsSingle | None:
         """Why this deployment cannot reach the tenant (None: it can). The one place the tenancy mode decides."""

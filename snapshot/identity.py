@@ -7,6 +7,10 @@ azure-identity's `ClientAssertionCredential` (one per tenant, so its token cache
 `func` is synchronous (azure-identity's aio ClientAssertionCredential calls `self._func()` without awaiting), so
 the assertion is fetched, asynchronously, before each token request and handed over from memory.
 
+The process keeps each tenant's newest Graph token (`TokenShelf`, keyed by tenant id) apart from its Graph
+client: a client closed to keep memory bounded (clients.GRAPH_CLIENTS_KEPT) does not cost that tenant a new
+token request when its next message comes, while the token has more than REFRESH_BEFORE_SECONDS to live.
+
 Entra's refusals become `TokenRefused`, carrying the response's `error_codes` and `error_description` (Entra's
 documented error body; never a token), so the app decides a tenant's status from them.
 """
@@ -14,6 +18,7 @@ documented error body; never a token), so the app decides a tenant's status from
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from azure.core.credentials import AccessToken
@@ -67,13 +72,39 @@ def tls_options(settings: Settings) -> dict[str, Any]:
     return {"connection_verify": settings.authority_ca_file} if settings.authority_ca_file else {}
 
 
+REFRESH_BEFORE_SECONDS = 300  # a kept token this close to its expiry is fetched anew (azure-core refreshes then too)
+SHELF_PRUNE_AT = 4096
+
+
+class TokenShelf:
+    """Each tenant's newest token per scope set, for that tenant's credential only (the key starts with its id)."""
+
+    def __init__(self) -> None:
+        self._tokens: dict[tuple[str, tuple[str, ...]], AccessToken] = {}
+
+    def get(self, tenant_id: str, scopes: tuple[str, ...]) -> AccessToken | None:
+        token = self._tokens.get((tenant_id, scopes))
+        if token is None or token.expires_on - time.time() <= REFRESH_BEFORE_SECONDS:
+            return None
+        return token
+
+    def put(self, tenant_id: str, scopes: tuple[str, ...], token: AccessToken) -> None:
+        if len(self._tokens) >= SHELF_PRUNE_AT:
+            now = time.time()
+            self._tokens = {key: kept for key, kept in self._tokens.items() if kept.expires_on > now}
+        self._tokens[(tenant_id, scopes)] = token
+
+
 class FederatedCredential:
     """A tenant's credential: the managed identity's exchange token as the app registration's client assertion."""
 
-    def __init__(self, settings: Settings, tenant: Tenant, identity: ManagedIdentityCredential) -> None:
+    def __init__(
+        self, settings: Settings, tenant: Tenant, identity: ManagedIdentityCredential, shelf: TokenShelf | None = None
+    ) -> None:
         assert settings.app_client_id is not None  # Settings refuses tenancy=multi without it
         self.tenant = tenant
         self._identity = identity
+        self._shelf = shelf or TokenShelf()
         self._exchange_scope = settings.token_exchange_audience.rstrip("/") + "/.default"
         self._assertion = ""
         self._credential = ClientAssertionCredential(
@@ -93,16 +124,24 @@ class FederatedCredential:
         enable_cae: bool = False,
         **kwargs: Any,
     ) -> AccessToken:
+        plain = claims is None and tenant_id in (None, self.tenant.id)  # a claims challenge always asks Entra
+        key = (*scopes, f"cae={enable_cae}")
+        kept = self._shelf.get(self.tenant.id, key) if plain else None
+        if kept is not None:
+            return kept
         # The managed identity caches its exchange token, so this is a lookup except near its expiry.
         self._assertion = (await self._identity.get_token(self._exchange_scope)).token
         try:
-            return await self._credential.get_token(
+            token = await self._credential.get_token(
                 *scopes, claims=claims, tenant_id=tenant_id, enable_cae=enable_cae, **kwargs
             )
         except TokenRefused:
             raise
         except ClientAuthenticationError as exc:
             raise refusal_of(self.tenant.id, exc) from None
+        if plain:
+            self._shelf.put(self.tenant.id, key, token)
+        return token
 
     async def close(self) -> None:
         await self._credential.close()

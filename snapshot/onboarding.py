@@ -37,9 +37,12 @@ class TenantStatus(StrEnum):
 WORKING = frozenset({TenantStatus.READY, TenantStatus.FAILING})
 
 # How long a claim of the fan-out (a message sent, not yet run) holds before a tick sends another: longer than a
-# message lives in the host's hands, maxDequeueCount x (functionTimeout + visibilityTimeout) = 3 x (10 min +
-# 30 s) in host.json (tests/unit/test_host_json.py keeps it so). A claim is cleared by its own message's run.
-MESSAGE_LEASE = timedelta(minutes=35)
+# message can live in the host's hands. Each of maxDequeueCount tries can run functionTimeout, then the message
+# is hidden for visibilityTimeout (a try that failed) or for the host's own 10-minute lease (a host that died
+# under it: azure-webjobs-sdk issue 1040), whichever is longer: 3 x (10 min + 10 min) = 60 min with host.json's values
+# (tests/unit/test_host_json.py keeps it so). A claim is cleared by its own message's run.
+MESSAGE_LEASE = timedelta(minutes=65)
+HOST_MESSAGE_LEASE = timedelta(minutes=10)
 
 
 def claim_holds(claimed: datetime | None, now: datetime) -> bool:

@@ -102,6 +102,8 @@ class Queues:
     def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
         self.settings = settings
         self._service = _service(os.environ if environ is None else environ)
+        self._seen: set[str] = set()  # queues a send reached: later sends need not find out first
+        self._gate = asyncio.Semaphore(SENDS_IN_FLIGHT)  # shared by every send of the process, however many
         self.sent = 0  # messages sent by this client (the bench and tests count them)
 
     async def client(self, queue: str, create: bool = False) -> Any:
@@ -122,28 +124,39 @@ class Queues:
             await client.create_queue()
 
     async def send(self, queue: str, messages: list[WorkMessage]) -> None:
-        """Send each message, a few at a time; the first one finds out whether the queue exists."""
+        """Send each message, SENDS_IN_FLIGHT at a time across the process. The first send to a queue finds out
+        whether it exists; a queue one send reached is sent to at once (and checked again if it is gone)."""
         if not messages:
             return
         client = await self.client(queue)
+        rest = messages
+        if queue not in self._seen:
+            await self._first(client, messages[0])
+            self._seen.add(queue)
+            rest = messages[1:]
+
+        async def one(message: WorkMessage) -> None:
+            async with self._gate:
+                with storage_errors():
+                    await client.send_message(message.body())
+
+        try:
+            await asyncio.gather(*(one(message) for message in rest))
+        except ResourceNotFoundError:
+            self._seen.discard(queue)  # deleted since: the next send finds out again (a message sent twice is harmless)
+            raise
+        self.sent += len(messages)
+
+    async def _first(self, client: Any, message: WorkMessage) -> None:
         try:
             with storage_errors():
-                await client.send_message(messages[0].body())
+                await client.send_message(message.body())
         except ResourceNotFoundError as exc:
             if getattr(exc, "error_code", None) != "QueueNotFound":  # set by the Storage SDK from the answer
                 raise
             await self._create(client)
             with storage_errors():
-                await client.send_message(messages[0].body())
-        gate = asyncio.Semaphore(SENDS_IN_FLIGHT)
-
-        async def one(message: WorkMessage) -> None:
-            async with gate:
-                with storage_errors():
-                    await client.send_message(message.body())
-
-        await asyncio.gather(*(one(message) for message in messages[1:]))
-        self.sent += len(messages)
+                await client.send_message(message.body())
 
     async def close(self) -> None:
         await self._service.close()

@@ -38,23 +38,33 @@ FIRST_BACKOFF = 0.1
 
 
 class Lease:
-    """A received message's lease, renewed while its run goes on; `message` holds the newest pop receipt."""
+    """A received message's lease, renewed every half lease while its run goes on; `message` holds the newest
+    pop receipt. `stop` lets a renewal in flight finish (cancelling it could lose the receipt it got)."""
 
-    def __init__(self, queue: Any, message: Any) -> None:
+    def __init__(self, queue: Any, message: Any, seconds: float) -> None:
         self.queue = queue
         self.message = message
+        self.seconds = seconds
         self.renewals = 0
+        self._stopped = asyncio.Event()
+        self._task = asyncio.ensure_future(self._keep())
 
-    async def keep(self, seconds: float) -> None:
+    async def _keep(self) -> None:
         while True:
-            await asyncio.sleep(seconds / 2)
-            self.message = await self.queue.update_message(self.message, visibility_timeout=int(seconds))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopped.wait(), self.seconds / 2)
+            if self._stopped.is_set():
+                return
+            try:
+                self.message = await self.queue.update_message(self.message, visibility_timeout=int(self.seconds))
+            except Exception:  # the host logs and carries on: the run goes on, the message may be delivered again
+                log.exception("lease of message %s not renewed", self.message.id)
+                return
             self.renewals += 1
 
-    @staticmethod
-    async def end(renewal: asyncio.Future[None]) -> None:
-        renewal.cancel()
-        await asyncio.gather(renewal, return_exceptions=True)
+    async def stop(self) -> None:
+        self._stopped.set()
+        await self._task
 
 
 @dataclass(frozen=True)
@@ -162,13 +172,12 @@ class QueueListener:
             expiration_time=message.expires_on,
             time_next_visible=message.next_visible_on,
         )
-        lease = Lease(self.queue, message)
-        renewal = asyncio.ensure_future(lease.keep(LEASE_SECONDS))
+        lease = Lease(self.queue, message, LEASE_SECONDS)
         try:
             await invoke(self.fn, trigger)
         except FunctionFailed:
             self.failed += 1
-            await lease.end(renewal)
+            await lease.stop()
             if message.dequeue_count >= self.options.max_dequeue_count:
                 await self.poison.send_message(content)
                 await self.queue.delete_message(lease.message)
@@ -177,7 +186,8 @@ class QueueListener:
             else:
                 await self.queue.update_message(lease.message, visibility_timeout=int(self.options.visibility_timeout))
             return
-        await lease.end(renewal)
+        finally:
+            await lease.stop()  # idempotent: also when the run was cancelled
         await self.queue.delete_message(lease.message)
         self.processed += 1
 

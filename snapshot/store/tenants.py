@@ -6,6 +6,7 @@ It is the one table not keyed by tenant: it lists them. Its rows are read whole 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from typing import Any
 
 from azure.core import MatchConditions
@@ -18,6 +19,7 @@ from snapshot.store.records import record_entity, record_of
 from snapshot.store.tables import ConcurrencyConflict, Tables, is_table_key, storage_errors
 
 TENANTS_PARTITION = "tenant"
+Changes = dict[str, Any] | Callable[[TenantRecord], dict[str, Any]]
 TRANSACTION_ROWS = 100  # Table Storage's limit of operations in one entity-group transaction
 
 
@@ -81,15 +83,20 @@ class TenantTable:
                 raise
         return [r.model_copy(update={"etag": meta.get("etag")}) for r, meta in zip(records, results, strict=True)]
 
-    async def apply(self, tenant_id: str, changes: dict[str, Any], attempts: int = 5) -> TenantRecord | None:
+    async def apply(self, tenant_id: str, changes: Changes, attempts: int = 5) -> TenantRecord | None:
         """Set these fields on the current row, reading it again when someone changed it first (None: no row;
-        RowContended when it changed under every attempt)."""
+        RowContended when it changed under every attempt). `changes` may be a function of the current row,
+        evaluated on each attempt, so what it decides from the row is decided from the row it writes; when it
+        answers no change, nothing is written and the row is returned as it is."""
         for _ in range(attempts):
             record = await self.get(tenant_id)
             if record is None:
                 return None
+            update = changes(record) if callable(changes) else changes
+            if not update:
+                return record
             try:
-                return await self.update(record.model_copy(update=changes))
+                return await self.update(record.model_copy(update=update))
             except ConcurrencyConflict:
                 continue
         raise errors.RowContended(

@@ -77,6 +77,20 @@ async def store_one(job_id: str, claimed: datetime | None) -> TickReport:
     return report
 
 
+async def gave_up(store: Store, job_id: str, claimed: datetime | None, reason: str) -> None:
+    """The job's content message kept failing (poison queue): its content is marked `error` with the reason,
+    tried again after ingest's backoff up to its limit (models.CONTENT_ATTEMPTS_MAX), and its claim cleared."""
+    record = await store.jobs.get(job_id)
+    now = datetime.now(UTC)
+    if record is None or not record.download_due(now) or record.content_queued != claimed:
+        return
+    change = {**record.content_failed(reason, now), "content_queued": None}
+    try:
+        await store.jobs.update(record.model_copy(update=change))
+    except ConcurrencyConflict:  # changed meanwhile: its claim lapses, and the next poll decides
+        log.info("job %s changed under its poison message; left as it is", job_id)
+
+
 async def release(store: Store, job_id: str, claimed: datetime | None) -> None:
     """Clear the job's content claim if it is still `claimed` (never a newer claim a later tick wrote)."""
     for _ in range(RELEASE_ATTEMPTS):

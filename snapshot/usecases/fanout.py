@@ -25,6 +25,7 @@ from datetime import UTC, datetime, timedelta
 from snapshot import clients, errors, tenancy
 from snapshot.onboarding import MESSAGE_LEASE, WORKING, TenantRecord, TenantStatus, claim_holds
 from snapshot.queues import DRIFTS_QUEUE, POLL_QUEUE, Kind, WorkMessage, parse_message
+from snapshot.settings import get_settings
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.store.tenants import TRANSACTION_ROWS
 from snapshot.tenancy import Tenant
@@ -112,18 +113,20 @@ async def _claim_and_send(
         try:
             await clients.queues().send(DRIFTS_QUEUE if kind == "drifts" else POLL_QUEUE, messages)
         except Exception:
-            await _release(claimed, column)  # so the next tick sends them, not one after the claims' lease
+            await _release(claimed, column, now)  # so the next tick sends them, not one after the claims' lease
             raise
     for record, work in claimed:
         (report.probes if work == "probe" else report.queued).append(record.tenant_id)
 
 
-async def _release(claimed: list[tuple[TenantRecord, Kind]], column: str) -> None:
-    """Clear the claims of messages that may not have been sent (a message sent twice is harmless)."""
+async def _release(claimed: list[tuple[TenantRecord, Kind]], column: str, now: datetime) -> None:
+    """Clear the claims (still this tick's) of messages that may not have been sent (one sent twice is harmless)."""
     table = clients.store().tenants
     for record, _ in claimed:
         try:
-            await table.apply(record.tenant_id, {column: None})
+            await table.apply(
+                record.tenant_id, lambda current: {column: None} if getattr(current, column) == now else {}
+            )
         except errors.ServiceError:
             log.warning("tenant %s keeps its claim until it lapses (%s)", record.tenant_id, MESSAGE_LEASE)
 
@@ -145,14 +148,13 @@ async def run(body: str) -> None:
         log.error("message for tenant %s dropped: this deployment serves its home tenant only", tenant.id)
         await _clear_claim(message)
         return
-    note: str | None = None
     with clients.working_in(tenant):
         try:
             note = await _work(message, tenant)
         except Exception as exc:
-            await clients.store().tenants.apply(tenant.id, {"last_error": describe(exc)})
+            await clients.store().tenants.apply(tenant.id, {"last_error": _about(message) + describe(exc)})
             raise
-    await _done(message, note)
+    await clients.store().tenants.apply(tenant.id, lambda record: _done(record, message, note))
 
 
 async def _work(message: WorkMessage, tenant: Tenant) -> str | None:
@@ -165,45 +167,50 @@ async def _work(message: WorkMessage, tenant: Tenant) -> str | None:
         await tenants.probe(tenant)
     elif message.kind == "content":
         assert message.jobId is not None
-        if (await downloads.store_one(message.jobId, message.claimed)).throttled:
-            return (
-                f"Microsoft Graph throttled the content download of job {message.jobId}; the next tick sends it again"
-            )
+        report = await downloads.store_one(message.jobId, message.claimed)
+        if report.throttled or report.failed_jobs:
+            reasons = "; ".join(report.failed_jobs) or "Microsoft Graph throttled the download"
+            return f"{_about(message)}not stored ({reasons}); the next poll sends it again"[:500]
     return None
 
 
-async def _done(message: WorkMessage, note: str | None) -> None:
-    """The run succeeded: its claim cleared (if still its own), the error note set, `failing` back to ready."""
-    table = clients.store().tenants
-    record = await table.get(message.tenantId)
-    if record is None:
-        return
+def _about(message: WorkMessage) -> str:
+    return f"content of job {message.jobId}: " if message.kind == "content" else ""
+
+
+def _done(record: TenantRecord, message: WorkMessage, note: str | None) -> dict[str, object]:
+    """The change after a run that succeeded: its claim cleared (if still its own), the note set, `failing` back
+    to ready. A content message says nothing about the tenant's status: it only records a content not stored."""
+    if record.status == TenantStatus.REMOVED:
+        return _claim_cleared(record, message)
+    if message.kind == "content":
+        return {"last_error": note} if note else {}
     changes: dict[str, object] = {"last_error": note, **_claim_cleared(record, message)}
     if record.status == TenantStatus.FAILING:
         changes["status"] = TenantStatus.READY
-    await table.apply(message.tenantId, changes)
+    return changes
 
 
 def _claim_cleared(record: TenantRecord, message: WorkMessage) -> dict[str, object]:
-    """The change that clears the message's claim on the tenant's row: only the claim it was sent with."""
-    if message.kind == "content" or message.claimed is None:
+    """The change that clears the message's claim on the tenant's row: only the claim it was sent with (a message
+    sent before claims were carried clears whichever claim there is, as it did then)."""
+    if message.kind == "content":
         return {}
     column = _column(message.kind)
-    return {column: None} if getattr(record, column) == message.claimed else {}
+    if getattr(record, column) is None or (message.claimed is not None and getattr(record, column) != message.claimed):
+        return {}
+    return {column: None}
 
 
 async def _clear_claim(message: WorkMessage) -> None:
     """Clear the claim of a message dropped or poisoned (the tenant's row, or the job's for `content`)."""
     if message.kind == "content":
-        assert message.jobId is not None
-        with tenancy.scoped(tenants.tenant_of_id(message.tenantId)):
-            await downloads.release(clients.store(), message.jobId, message.claimed)
+        tenant = _job_tenant(message)
+        if tenant is not None and message.jobId is not None:
+            with tenancy.scoped(tenant):
+                await downloads.release(clients.store(), message.jobId, message.claimed)
         return
-    table = clients.store().tenants
-    record = await table.get(message.tenantId)
-    changes = _claim_cleared(record, message) if record is not None else {}
-    if changes:
-        await table.apply(message.tenantId, changes)
+    await clients.store().tenants.apply(message.tenantId, lambda record: _claim_cleared(record, message))
 
 
 async def _clear_claim_of(body: str) -> None:
@@ -215,27 +222,50 @@ async def poisoned(body: str) -> None:
     """A message that kept failing: its tenant is marked `failing`, with the last error its runs recorded.
 
     Not for a tenant removed meanwhile (it stays removed), and not for a probe: a probe's tenant keeps the
-    status its last probe observed (pendingConsent stays pendingConsent), with the failure in `lastError`.
+    status its last probe observed (pendingConsent stays pendingConsent), with the failure in `lastError`. A
+    content message's job has its content marked `error` (tried again with ingest's backoff, up to its limit),
+    and its tenant keeps its status: one content that always fails does not stop the tenant's polls.
     """
     try:
         message = parse_message(body)
     except errors.ValidationFailed as exc:
         log.error("a poison message that is not this app's was left in the poison queue: %s", exc.detail)
         return
-    table = clients.store().tenants
-    record = await table.get(message.tenantId)
+    reason = "its queue message failed every attempt"
+
+    def marked(record: TenantRecord) -> dict[str, object]:
+        nonlocal reason
+        if record.status == TenantStatus.REMOVED:
+            return _claim_cleared(record, message)
+        reason = record.last_error or reason
+        changes: dict[str, object] = {"last_error": reason, **_claim_cleared(record, message)}
+        if message.kind in ("poll", "drifts"):
+            changes["status"] = TenantStatus.FAILING
+        return changes
+
+    record = await clients.store().tenants.apply(message.tenantId, marked)
+    if message.kind == "content":
+        await _content_gave_up(message, reason)
     if record is None or record.status == TenantStatus.REMOVED:
         log.error("poison message for tenant %s, which is not registered or was removed: dropped", message.tenantId)
-        await _clear_claim(message)
         return
-    reason = record.last_error or "its queue message failed every attempt"
-    changes: dict[str, object] = {"last_error": reason, **_claim_cleared(record, message)}
-    if message.kind != "probe":
-        changes["status"] = TenantStatus.FAILING
-    await table.apply(message.tenantId, changes)
-    if message.kind == "content":
-        await _clear_claim(message)
     log.error("tenant %s: its %s message failed every attempt: %s", message.tenantId, message.kind, reason)
+
+
+async def _content_gave_up(message: WorkMessage, reason: str) -> None:
+    tenant = _job_tenant(message)
+    if tenant is not None and message.jobId is not None:
+        with tenancy.scoped(tenant):
+            await downloads.gave_up(clients.store(), message.jobId, message.claimed, reason)
+
+
+def _job_tenant(message: WorkMessage) -> Tenant | None:
+    """The tenant of a content message's job row, even one removed meanwhile (None: not a tenant id, so no job
+    row can be its)."""
+    try:
+        return tenancy.parse_tenant_id(get_settings(), message.tenantId)
+    except errors.ValidationFailed:
+        return None
 
 
 def describe(exc: Exception) -> str:

@@ -62,15 +62,25 @@ async def register(request: RegisterTenantRequest) -> tuple[TenantRecord, bool]:
         )
     except ConcurrencyConflict:
         created = False
-        await table.apply(tenant.id, {"display_name": request.displayName})
+        await table.apply(tenant.id, lambda record: _taken_back(record, request.displayName))
     return await probe(tenant), created
 
 
+def _taken_back(record: TenantRecord, display_name: str) -> dict[str, Any]:
+    """A registration of a tenant already there: its new name, and, if it was removed, back to be probed."""
+    back = {"status": TenantStatus.PENDING_CONSENT} if record.status == TenantStatus.REMOVED else {}
+    return {"display_name": display_name, **back}
+
+
 async def probe(tenant: Tenant) -> TenantRecord:
-    """Ask Entra for the tenant's token and Graph for its job list; store the status that follows."""
+    """Ask Entra for the tenant's token and Graph for its job list; store the status that follows (not over
+    `removed`)."""
     status, detail, codes = await _observe(tenant)
-    changes: dict[str, Any] = {"status": status, "detail": detail, "error_codes": codes, "checked": datetime.now(UTC)}
-    record = await clients.store().tenants.apply(tenant.id, changes)
+    observed: dict[str, Any] = {"status": status, "detail": detail, "error_codes": codes, "checked": datetime.now(UTC)}
+    # A tenant removed while the probe ran stays removed: the probe started before the removal.
+    record = await clients.store().tenants.apply(
+        tenant.id, lambda current: {} if current.status == TenantStatus.REMOVED else observed
+    )
     if record is None:
         raise errors.TenantNotRegistered(f"no tenant {tenant.id} is registered")
     log.info("tenant %s probed: %s", tenant.id, status.value)

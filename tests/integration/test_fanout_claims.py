@@ -14,7 +14,7 @@ import pytest
 
 from devtools.emulator_client import EmulatorControl
 from snapshot import clients, errors, http_api, tenancy
-from snapshot.onboarding import TenantRecord, TenantStatus
+from snapshot.onboarding import RegisterTenantRequest, TenantRecord, TenantStatus
 from snapshot.queues import POLL_QUEUE, WorkMessage, parse_message
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.store.tenants import TenantTable
@@ -73,6 +73,20 @@ async def test_a_message_that_cannot_run_is_logged_and_dropped(
 
     await fanout.run(WorkMessage(kind="poll", tenantId=CONTOSO).body())  # never registered
     assert any(CONTOSO in r.getMessage() for r in caplog.records)
+
+
+async def test_a_dropped_message_of_a_removed_tenant_clears_its_claim(
+    multi_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    await empty_queue()
+    emulator.add_tenant(CONTOSO, "Contoso")
+    assert await onboard(CONTOSO, "Contoso") == TenantStatus.READY
+    await fanout.enqueue("poll")
+    [sent] = [m for m in await waiting_messages() if m.tenantId == CONTOSO]
+    await tenants.remove(CONTOSO, purge=False)
+    await fanout.run(sent.body())
+    removed = await clients.store().tenants.get(CONTOSO)
+    assert removed is not None and removed.status == TenantStatus.REMOVED and removed.poll_queued is None
 
 
 async def test_a_poisoned_message_leaves_a_removed_tenant_removed_and_a_probed_one_its_status(
@@ -208,3 +222,104 @@ async def test_a_tenant_row_that_keeps_changing_answers_503_problem_json_naming_
     assert response.status_code == 503 and response.headers["Retry-After"] == "1"
     assert response.mimetype == "application/problem+json" and CONTOSO in problem["detail"]
     assert problem["title"] == "A row kept changing under this request"
+
+
+async def test_a_probe_running_while_its_tenant_is_removed_leaves_it_removed(
+    multi_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    emulator.add_tenant(CONTOSO, "Contoso", consented=False)
+    assert await onboard(CONTOSO, "Contoso") == TenantStatus.PENDING_CONSENT
+    emulator.for_tenant(CONTOSO).add_fault(
+        method="POST", path="/oauth2/v2.0/token", action="delay", delayMs=800, times=1
+    )
+    await clients.close_all()  # no token kept: the probe asks Entra, slowly
+    probe = asyncio.ensure_future(fanout.run(WorkMessage(kind="probe", tenantId=CONTOSO).body()))
+    await asyncio.sleep(0.3)  # the probe has passed its start and waits for Entra
+    await tenants.remove(CONTOSO, purge=False)
+    await probe
+    assert (await clients.store().tenants.get(CONTOSO)).status == TenantStatus.REMOVED  # type: ignore[union-attr]
+    again, created = await tenants.register(RegisterTenantRequest(tenantId=CONTOSO, displayName="Contoso again"))
+    assert not created and again.status == TenantStatus.PENDING_CONSENT  # registering takes it back, probed
+
+
+async def test_a_content_run_neither_clears_nor_sets_its_tenants_status(
+    multi_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    await empty_queue()
+    job_id = await start_job("content while failing")
+    home = (await tenants.home_record()).tenant_id
+    await fanout.run(WorkMessage(kind="poll", tenantId=home).body())
+    [content] = [m for m in await waiting_messages() if m.kind == "content"]
+    await clients.store().tenants.apply(
+        home, {"status": TenantStatus.FAILING, "last_error": "GraphPermissionDenied: x"}
+    )
+
+    emulator.add_fault(method="GET", path="configurationSnapshots(", status=500, times=100)
+    await fanout.run(content.body())  # the download fails: recorded on the job (ingest's backoff) and the tenant
+    failing = await tenants.home_record()
+    assert failing.status == TenantStatus.FAILING and failing.last_error and job_id in failing.last_error
+    job = await clients.store().jobs.get(job_id)
+    assert job is not None and job.content_state.value == "error" and job.content_queued is None
+
+    await fanout.poisoned(content.body())  # a content message that kept failing: the tenant keeps its status
+    assert (await tenants.home_record()).status == TenantStatus.FAILING
+
+
+async def test_a_poisoned_content_message_marks_its_job_not_its_tenant(multi_env: dict[str, str]) -> None:
+    await empty_queue()
+    job_id = await start_job("content that times out")
+    home = (await tenants.home_record()).tenant_id
+    await fanout.run(WorkMessage(kind="poll", tenantId=home).body())
+    [content] = [m for m in await waiting_messages() if m.kind == "content"]
+    await clients.store().tenants.apply(home, {"last_error": "content of job x: TimeoutError: see the function log"})
+    await fanout.poisoned(content.body())
+    tenant = await tenants.home_record()
+    assert tenant.status == TenantStatus.READY and "TimeoutError" in (tenant.last_error or "")
+    job = await clients.store().jobs.get(job_id)
+    assert job is not None and job.content_state.value == "error" and "TimeoutError" in (job.content_error or "")
+    assert job.content_queued is None and job.content_retry_at is not None  # tried again after the backoff
+
+
+async def test_a_purge_waits_for_a_content_message_too(multi_env: dict[str, str], emulator: EmulatorControl) -> None:
+    await empty_queue()
+    emulator.add_tenant(CONTOSO, "Contoso")
+    emulator.for_tenant(CONTOSO).configure(jobStartSeconds=0, jobDurationSeconds=0)
+    assert await onboard(CONTOSO, "Contoso") == TenantStatus.READY
+    with tenancy.scoped(Tenant(CONTOSO, home=False)):
+        await start_job("content waits")
+    await fanout.run(WorkMessage(kind="poll", tenantId=CONTOSO).body())  # the poll's claim cleared, content sent
+    await tenants.remove(CONTOSO, purge=False)
+    with pytest.raises(errors.TenantWorkInFlight):
+        await tenants.remove(CONTOSO, purge=True)
+    assert (await run_queued())["content"] == 1  # dropped (removed), its job's claim cleared
+    assert await tenants.remove(CONTOSO, purge=True) > 0
+
+
+async def test_a_message_sent_before_claims_were_carried_still_clears_the_claim(multi_env: dict[str, str]) -> None:
+    await empty_queue()
+    home = (await tenants.home_record()).tenant_id
+    await fanout.enqueue("poll")
+    await waiting_messages()
+    await fanout.run(json.dumps({"v": 1, "kind": "poll", "tenantId": home}))  # no `claimed`
+    assert (await tenants.home_record()).poll_queued is None
+
+
+async def test_a_tenants_token_outlives_its_closed_graph_client_and_stays_its_own(
+    multi_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(clients, "GRAPH_CLIENTS_KEPT", 1)  # the home tenant's only: every other one is closed after use
+    await clients.close_all()
+    ids = (CONTOSO, LEFTOVER)
+    for tenant_id in ids:
+        emulator.add_tenant(tenant_id, tenant_id[-4:])
+        assert await onboard(tenant_id, tenant_id[-4:]) == TenantStatus.READY  # fetches each tenant's token
+    emulator.clear_requests()
+    for _ in range(2):
+        for tenant_id in ids:
+            with clients.working_in(Tenant(tenant_id, home=False)):
+                assert await clients.graph().list_jobs() == []
+    requests = emulator.requests()
+    assert [r["path"] for r in requests if r["path"].endswith("/oauth2/v2.0/token")] == []
+    lists = [r for r in requests if "/v1.0/" in r["path"]]
+    assert len(lists) == 4 and all(r["authorized"] for r in lists)
+    assert sorted(r["tenant"] for r in lists) == sorted([*ids, *ids])  # each call carried its own tenant's token
