@@ -31,7 +31,7 @@ from snapshot.monitoring import MonitorRequest, RebaselineRequest
 from snapshot.onboarding import RegisterTenantRequest, tenant_view
 from snapshot.openapi.tenant_routes import SCOPED_FUNCTION_PREFIX
 from snapshot.settings import get_settings
-from snapshot.usecases import delete, drifts, monitors, quota, reads, report, start, tenants
+from snapshot.usecases import compare, delete, drifts, monitors, quota, reads, report, start, tenants
 from snapshot.usecases import health as health_check
 from snapshot.views import job_view
 
@@ -109,7 +109,7 @@ async def delete_snapshot(req: func.HttpRequest) -> func.HttpResponse:
 
 @tenant_route("diff_snapshots", "snapshots/{id}/diff", "GET")
 async def diff_snapshots(req: func.HttpRequest) -> func.HttpResponse:
-    result = await reads.diff_jobs(req.route_params["id"], req.params.get("against"), req.params.get("resourceType"))
+    result = await compare.diff_jobs(req.route_params["id"], req.params.get("against"), req.params.get("resourceType"))
     return json_response(result)
 
 

@@ -169,13 +169,16 @@ def accepted(description: str) -> Answer:
 
 NOT_STORED = problem(409, "The job's content is not stored (yet, or at all).")
 
+CROSS_TENANT_PATTERN = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|home):.+$"
 AGAINST = Parameter(
     "against",
     "query",
-    {"anyOf": [JOB_ID_SCHEMA, {"const": PREVIOUS}]},
+    {"anyOf": [JOB_ID_SCHEMA, {"const": PREVIOUS}, {"type": "string", "pattern": CROSS_TENANT_PATTERN}]},
     f"The id of the older snapshot, or `{PREVIOUS}`: the newest stored snapshot created before this one whose "
-    "resource types include all of this one's (only this one's types are then compared). The answer names the "
-    "snapshot it resolved to.",
+    "resource types include all of this one's (only this one's types are then compared). Or another tenant's "
+    "snapshot, `<tenantId>:<id>` or `<tenantId>:latest` (its newest stored snapshot with all of this one's types): "
+    "each side's own tenant id, accepted domains and object ids are then normalised before comparing, and the "
+    "answer lists the rules (`normalised`). The answer names the snapshot it resolved to.",
     required=True,
     component="Against",
 )

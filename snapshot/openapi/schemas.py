@@ -131,6 +131,14 @@ def diff_schema() -> Schema:
         },
     }
     counts = {"type": "object", "additionalProperties": {"type": "integer", "minimum": 0}}
+    side = {
+        "type": "object",
+        "required": ["knows", "replaced"],
+        "properties": {
+            "knows": {"type": "array", "items": {"type": "string"}},
+            "replaced": {"type": "integer", "minimum": 0},
+        },
+    }
     return {
         "type": "object",
         "description": (
@@ -141,7 +149,10 @@ def diff_schema() -> Schema:
         "required": ["id", "against", "summary", "added", "removed", "changed", "notComparable", "truncated"],
         "properties": {
             "id": {"type": "string"},
-            "against": {"type": "string", "description": "The id of the snapshot compared with (`previous` resolved)."},
+            "against": {
+                "type": "string",
+                "description": "The snapshot compared with (`previous` resolved; `<tenantId>:<id>` across tenants).",
+            },
             "summary": {
                 "type": "object",
                 "required": ["added", "removed", "changed", "unchanged", "notComparable", "byResourceType"],
@@ -159,6 +170,18 @@ def diff_schema() -> Schema:
             "changed": {"type": "array", "items": resource_diff},
             "notComparable": {"type": "array", "items": resource_diff},
             "truncated": {"type": "boolean", "description": "Lists were cut; the summary is still complete."},
+            "normalised": {
+                "type": "array",
+                "description": (
+                    "Only across tenants: each rule that replaced a side's own values (tenantId, initialDomain, "
+                    "initialMailDomain, domain, objectId) by the same placeholder, what it knew and replaced per side."
+                ),
+                "items": {
+                    "type": "object",
+                    "required": ["rule", "against", "snapshot"],
+                    "properties": {"rule": {"type": "string"}, "against": side, "snapshot": side},
+                },
+            },
         },
     }
 

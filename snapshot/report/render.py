@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Any, Final
 
 from snapshot import catalogue
 from snapshot.diff.merge import DiffEvent
@@ -36,6 +36,7 @@ class Heading:
     old: JobRecord
     diff_url: str
     resource_types: list[str] | None = None
+    normalisation: list[dict[str, Any]] | None = None  # across tenants: the rules applied (diff/tenant_values.py)
 
 
 @dataclass
@@ -146,7 +147,28 @@ def _head(heading: Heading) -> str:
         + element("p", f"From <b>{text(old.display_name)}</b> ({text(old.id)}, taken {when(old.created)})", markup.NOTE)
         + element("p", f"to <b>{text(new.display_name)}</b> ({text(new.id)}, taken {when(new.created)})", markup.NOTE)
         + element("p", f"Compared: {scope}.", markup.NOTE)
+        + _normalisation(heading.normalisation, old, new)
     )
+
+
+def _normalisation(rules: list[dict[str, Any]] | None, old: JobRecord, new: JobRecord) -> str:
+    """Across tenants: which of each side's own values were replaced by the same placeholder before comparing."""
+    if rules is None:
+        return ""
+    rows = []
+    for rule in rules:
+        cells = [f'<span style="{markup.MONO}">{text(rule["rule"])}</span>']
+        for side in (rule["against"], rule["snapshot"]):
+            knows = ", ".join(text(str(value)) for value in side["knows"]) or "none known"
+            cells.append(f"{knows}: {side['replaced']:,} replaced")
+        rows.append(row(cells))
+    header = ("Rule", f"{old.display_name} (the other tenant's)", new.display_name)  # table() escapes them
+    return (
+        element("h2", "Normalised before comparing", markup.H2)
+        + element("p", "Values that only name their tenant were replaced on both sides by the same placeholder "
+                  "(docs/fleet.md in the project lists the rules).", markup.NOTE)
+        + table(header, rows, ("22%", "39%", "39%"))
+    )  # fmt: skip
 
 
 def _count_cells(counts: TypeCounts) -> list[str]:

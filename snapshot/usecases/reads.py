@@ -10,8 +10,8 @@ from typing import Any
 from snapshot import catalogue, clients, errors
 from snapshot.content.document import assemble_resources, content_chunks, resource_from_entities
 from snapshot.content.rowkeys import part_keys
-from snapshot.diff.merge import diff_streams
 from snapshot.models import PREVIOUS, JobRecord, JobStatus, Lifecycle, parse_top
+from snapshot.store import Store
 from snapshot.store.tables import decode_token
 
 FILTERABLE_STATUSES = tuple(status.value for status in JobStatus)
@@ -43,7 +43,7 @@ async def list_jobs(
     return await clients.store().jobs.page(wanted, parse_top(top), continuation_token(continuation))
 
 
-def _resource_type(value: str | None) -> str | None:
+def resource_type_filter(value: str | None) -> str | None:
     """A `resourceType` filter: a documented type name (any case), or 400 with the closest names."""
     if not value:
         return None
@@ -67,7 +67,7 @@ async def stored_job(job_id: str) -> JobRecord:
 async def list_resources(
     job_id: str, resource_type: str | None, top: str | None, continuation: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    resource_type = _resource_type(resource_type)
+    resource_type = resource_type_filter(resource_type)
     await stored_job(job_id)
     resources = clients.store().resources
     page = await resources.heads_page(job_id, resource_type, parse_top(top), continuation_token(continuation))
@@ -84,9 +84,10 @@ async def content_bytes(job_id: str) -> bytes:
     return b"".join(chunks)
 
 
-async def stored_resources(job_id: str) -> AsyncIterator[dict[str, Any]]:
-    """The job's resources rebuilt from their entities, in RowKey order (type, then name)."""
-    resources = clients.store().resources
+async def stored_resources(job_id: str, store: Store | None = None) -> AsyncIterator[dict[str, Any]]:
+    """The job's resources rebuilt from their entities, in RowKey order (type, then name); from `store` (another
+    tenant's, for a comparison across tenants) or the current tenant's."""
+    resources = (store or clients.store()).resources
 
     async def fetch(row_key: str) -> dict[str, Any]:
         return (await resources.parts(job_id, [row_key]))[0]
@@ -95,14 +96,14 @@ async def stored_resources(job_id: str) -> AsyncIterator[dict[str, Any]]:
         yield resource
 
 
-def _types(record: JobRecord) -> set[str]:
+def types_of(record: JobRecord) -> set[str]:
     """The resource types a snapshot asked for (or, if none were recorded, those it stored), lower-cased."""
     return {name.lower() for name in record.resources or record.resource_type_counts}
 
 
 async def previous_job(record: JobRecord) -> JobRecord:
     """The newest stored snapshot created before `record` whose resource types include all of its types."""
-    wanted = _types(record)
+    wanted = types_of(record)
     if record.created is None:
         raise errors.NotFound(f"snapshot job {record.id} has no creation time, so no snapshot comes before it")
     looked, newest_lacks = 0, None
@@ -112,7 +113,7 @@ async def previous_job(record: JobRecord) -> JobRecord:
         if candidate.lifecycle != Lifecycle.STORED:
             continue
         looked += 1
-        missing = wanted - _types(candidate)
+        missing = wanted - types_of(candidate)
         if not missing:
             return candidate
         if newest_lacks is None:
@@ -139,16 +140,9 @@ async def compared_pair(job_id: str, against: str | None, resource_type: str | N
         raise errors.ValidationFailed(
             [errors.FieldError("against", f"is required: the id of the snapshot to compare with, or {PREVIOUS}")]
         )
-    resource_type = _resource_type(resource_type)
+    resource_type = resource_type_filter(resource_type)
     new = await stored_job(job_id)
     old = await previous_job(new) if against == PREVIOUS else await stored_job(against)
     if resource_type:
         return ComparedPair(new, old, [resource_type])
-    return ComparedPair(new, old, sorted(_types(new)) if against == PREVIOUS else None)
-
-
-async def diff_jobs(job_id: str, against: str | None, resource_type: str | None) -> dict[str, Any]:
-    """What changed from snapshot `against` (older, or `previous`) to `job_id`, streamed from the table."""
-    pair = await compared_pair(job_id, against, resource_type)
-    result = await diff_streams(stored_resources(pair.old.id), stored_resources(pair.new.id), pair.resource_types)
-    return {"id": job_id, "against": pair.old.id, **result.to_json()}
+    return ComparedPair(new, old, sorted(types_of(new)) if against == PREVIOUS else None)
