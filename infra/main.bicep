@@ -137,6 +137,7 @@ var snapshotTableSuffixes = [
   'Drifts'
   'Runs'
   'Tenants'
+  'Fleet'
 ]
 var snapshotTableNames = [for suffix in snapshotTableSuffixes: '${appSnapshotSettings.SNAPSHOT_TABLE_PREFIX}${suffix}']
 

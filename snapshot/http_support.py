@@ -15,6 +15,7 @@ from urllib.parse import quote, urlsplit
 
 import azure.functions as func
 from pydantic import BaseModel
+from pydantic_core import to_jsonable_python
 
 from snapshot import clients, errors
 from snapshot.models import JobRecord
@@ -117,7 +118,11 @@ def in_tenant(handler: Handler) -> Handler:
 def json_response(
     model: BaseModel | dict[str, Any], status: int = 200, headers: dict[str, str] | None = None
 ) -> func.HttpResponse:
-    body = model.model_dump_json(by_alias=True) if isinstance(model, BaseModel) else json.dumps(model)
+    body = (
+        model.model_dump_json(by_alias=True)
+        if isinstance(model, BaseModel)
+        else json.dumps(model, default=to_jsonable_python)
+    )
     return func.HttpResponse(body, status_code=status, headers=headers or {}, mimetype="application/json")
 
 
@@ -184,6 +189,11 @@ def diff_url(req: func.HttpRequest, job_id: str, against: str) -> str:
 def monitor_url(req: func.HttpRequest, monitor_id: str) -> str:
     """Absolute URL of a monitor, keeping the caller's `code` like `job_url`."""
     return _with_code(req, f"{scope_base(req)}/monitors/{quote(monitor_id, safe='')}")
+
+
+def round_url(req: func.HttpRequest, round_id: str) -> str:
+    """Absolute URL of a fleet round, keeping the caller's `code` like `job_url` (Logic Apps poll it)."""
+    return _with_code(req, f"{api_base(req)}/fleet/rounds/{quote(round_id, safe='')}")
 
 
 class RenderedJobs:

@@ -25,12 +25,12 @@ from snapshot.settings import IDENTITY_CLIENT_OPTIONS, TABLE_CLIENT_OPTIONS, Set
 from snapshot.store.tables import storage_errors
 
 QUEUE_CONNECTION = "AzureWebJobsStorage"
-POLL_QUEUE = "snapshot-poll"  # a tenant's snapshot poll, a probe of a tenant not ready, or a job's content
+POLL_QUEUE = "snapshot-poll"  # a tenant's snapshot poll, a probe of a tenant not ready, a job's content, a summary
 DRIFTS_QUEUE = "snapshot-drifts"  # a tenant's drift poll
 POISON_SUFFIX = "-poison"  # where the Functions host moves a message that failed maxDequeueCount times
 SENDS_IN_FLIGHT = 32
 
-Kind = Literal["poll", "probe", "drifts", "content"]
+Kind = Literal["poll", "probe", "drifts", "content", "fleet", "round"]
 
 
 class WorkMessage(BaseModel):
@@ -46,12 +46,15 @@ class WorkMessage(BaseModel):
     kind: Kind
     tenantId: str
     jobId: str | None = None
+    roundId: str | None = None
     claimed: datetime | None = None
 
     @model_validator(mode="after")
     def _content_names_its_job(self) -> WorkMessage:
         if (self.kind == "content") != bool(self.jobId):
             raise ValueError("jobId is given for kind content, and only for it")
+        if (self.kind == "round") != bool(self.roundId):
+            raise ValueError("roundId is given for kind round, and only for it")
         return self
 
     def body(self) -> str:

@@ -114,6 +114,7 @@ class TableNames:
     drifts: str
     runs: str
     tenants: str
+    fleet: str
 
     def __iter__(self) -> Iterator[str]:
         return iter(astuple(self))
@@ -226,7 +227,7 @@ class Settings(BaseModel):
         prefix = self.table_prefix
         return TableNames(
             f"{prefix}Jobs", f"{prefix}Resources", f"{prefix}Idempotency", f"{prefix}Quota",
-            f"{prefix}Monitors", f"{prefix}Drifts", f"{prefix}Runs", f"{prefix}Tenants",
+            f"{prefix}Monitors", f"{prefix}Drifts", f"{prefix}Runs", f"{prefix}Tenants", f"{prefix}Fleet",
         )  # fmt: skip
 
 

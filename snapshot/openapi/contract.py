@@ -56,7 +56,7 @@ class Answer:
 class Route:
     """One operation. `anonymous` routes need no function key; every other one may get the host's 401."""
 
-    method: Literal["GET", "POST", "DELETE"]
+    method: Literal["GET", "POST", "PUT", "DELETE"]
     path: str
     function: str
     tag: str
@@ -81,13 +81,14 @@ KEYS = (
     ApiKey("functionKeyHeader", "header", "x-functions-key"),
 )
 SNAPSHOTS, MONITORS, CATALOGUE, OPERATIONS = "snapshots", "monitors", "catalogue", "operations"
-TENANTS = "tenants"
+TENANTS, FLEET = "tenants", "fleet"
 TAGS = {
     SNAPSHOTS: "Start, follow, read and delete snapshot jobs.",
     MONITORS: "Graph monitors built from stored snapshots, and the drift history kept here.",
     CATALOGUE: "The resource types Microsoft Graph can snapshot.",
     OPERATIONS: "Health and this document.",
     TENANTS: "Customer tenants: onboarding, status, removal. Every tenant route also exists under /tenants/{tenantId}.",
+    FLEET: "Every tenant at once: the standard, the fleet's summary and page, rounds of snapshots.",
 }
 
 # --- parameters and answers that several routes share ------------------------------------------------

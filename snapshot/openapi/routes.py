@@ -25,6 +25,7 @@ from snapshot.openapi.contract import (
     accepted,
     problems,
 )
+from snapshot.openapi.fleet_routes import FLEET_ROUTES
 from snapshot.openapi.monitor_routes import MONITOR_ROUTES
 from snapshot.openapi.tenant_routes import TENANT_ROUTES, scoped_routes
 from snapshot.report.render import MAX_REPORT_BYTES
@@ -251,4 +252,6 @@ ROUTES = (
 
 # Every route of the API: these, the monitor and tenant routes (kept in their own modules for size), and the
 # tenant-scoped copy of each route of a tenant's data.
-ALL_ROUTES = (*ROUTES, *MONITOR_ROUTES, *TENANT_ROUTES, *scoped_routes((*ROUTES, *MONITOR_ROUTES)))
+ALL_ROUTES = (
+    *ROUTES, *MONITOR_ROUTES, *TENANT_ROUTES, *FLEET_ROUTES, *scoped_routes((*ROUTES, *MONITOR_ROUTES))
+)  # fmt: skip

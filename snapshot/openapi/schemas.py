@@ -19,6 +19,7 @@ from snapshot.models import (
 )
 from snapshot.monitoring import DriftRecord, MonitorRequest, RebaselineRequest, RunRecord
 from snapshot.onboarding import RegisterTenantRequest, TenantStatus
+from snapshot.openapi.fleet_schemas import fleet_schemas
 from snapshot.views import JobView, QuotaStatus
 
 Schema = dict[str, Any]
@@ -364,6 +365,7 @@ def handwritten_schemas(ref_template: str) -> dict[str, Schema]:
         **operations_schemas(),
         **monitor_schemas(ref_template),
         **tenant_schemas(ref_template),
+        **fleet_schemas(ref_template),
     }
 
 

@@ -19,7 +19,7 @@ from snapshot.diff.values import PropertyChange
 MAX_VALUE_CHARS: Final = 300
 ELEMENTS: Final = frozenset(
     {"html", "head", "meta", "title", "body", "div", "h1", "h2", "h3", "p", "b", "a", "span"}
-    | {"table", "tbody", "tr", "th", "td", "ul", "li"}
+    | {"table", "tbody", "tr", "th", "td", "ul", "li", "br", "details", "summary"}
 )
 
 FONT = "font-family:'Segoe UI',Helvetica,Arial,sans-serif"

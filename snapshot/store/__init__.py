@@ -6,6 +6,7 @@ from typing import Any
 
 from snapshot.settings import Settings
 from snapshot.store.drifts import DriftTable
+from snapshot.store.fleet import FleetTable
 from snapshot.store.idempotency import IdempotencyKeys
 from snapshot.store.jobs import JobTable
 from snapshot.store.monitors import MonitorTable
@@ -38,6 +39,7 @@ class Store:
         self.drifts = DriftTable(tables, names.drifts, tenant)
         self.runs = RunTable(tables, names.runs, tenant)
         self.tenants = TenantTable(tables, names.tenants)  # the registry: the same rows for every tenant's Store
+        self.fleet = FleetTable(tables, names.fleet)  # rows about all tenants: the same for every tenant's Store
 
     def for_tenant(self, tenant: Tenant) -> Store:
         """The same tables, another tenant's rows."""

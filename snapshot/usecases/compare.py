@@ -11,6 +11,7 @@ from typing import Any
 
 from snapshot import clients, errors, tenancy
 from snapshot.diff.merge import diff_streams
+from snapshot.diff.result import DiffSummary
 from snapshot.diff.tenant_values import TenantValues, learn_from, normalised, rules_applied
 from snapshot.models import JobRecord, Lifecycle
 from snapshot.settings import get_settings
@@ -94,9 +95,27 @@ async def _across(job_id: str, against: str, resource_type: str | None) -> Compa
         old = await _latest(old_store, new) if reference == LATEST else await reads.stored_job(reference)
     if reference == LATEST and types is None:
         types = sorted(reads.types_of(new))
+    return _pair(new, other, old, old_store, types)
+
+
+def _pair(new: JobRecord, other: Tenant, old: JobRecord, old_store: Store, types: list[str] | None) -> Compared:
     if other == tenancy.current(get_settings()):
         return Compared(new, old, types, old_store, old_store)
     return Compared(new, old, types, clients.store(), old_store, old_tenant=other)
+
+
+async def counts_against(new: JobRecord, tenant_id: str, snapshot_id: str, types: list[str] | None) -> DiffSummary:
+    """The counts (no lists) of the diff from another tenant's (or this one's) stored snapshot to `new`."""
+    other = await tenants.active(tenant_id)
+    with tenancy.scoped(other):
+        old_store = clients.store()
+        old = await reads.stored_job(snapshot_id)
+    return await counts_of(_pair(new, other, old, old_store, types))
+
+
+async def counts_of(pair: Compared) -> DiffSummary:
+    old, new = await pair.streams()
+    return (await diff_streams(old, new, pair.resource_types, max_entries=0, max_changes=0)).summary
 
 
 async def _latest(store: Store, new: JobRecord) -> JobRecord:

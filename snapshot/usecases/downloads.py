@@ -19,13 +19,13 @@ import logging
 from datetime import UTC, datetime
 
 from snapshot import clients, errors, tenancy
-from snapshot.models import JobRecord
+from snapshot.models import JobRecord, Lifecycle
 from snapshot.onboarding import claim_holds
 from snapshot.queues import POLL_QUEUE, WorkMessage
 from snapshot.settings import get_settings
 from snapshot.store import Store
 from snapshot.store.tables import ConcurrencyConflict
-from snapshot.usecases import ingest, notify
+from snapshot.usecases import fleet, ingest, notify
 from snapshot.usecases.tick_report import TickReport
 
 log = logging.getLogger(__name__)
@@ -74,6 +74,8 @@ async def store_one(job_id: str, claimed: datetime | None) -> TickReport:
     finally:
         if records[0].content_queued is not None:  # not stored (a store clears the claim with its own write)
             await release(store, job_id, claimed)
+    if records[0].lifecycle == Lifecycle.STORED:  # also when a run before this one stored it and then failed
+        await fleet.summarise()
     return report
 
 

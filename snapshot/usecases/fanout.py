@@ -29,11 +29,15 @@ from snapshot.settings import get_settings
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.store.tenants import TRANSACTION_ROWS
 from snapshot.tenancy import Tenant
-from snapshot.usecases import downloads, drifts, poll, tenants
+from snapshot.usecases import downloads, drifts, fleet, poll, rounds, tenants
 
 log = logging.getLogger(__name__)
 
 PROBE_EVERY = timedelta(minutes=5)
+# Messages sent without a claim on the tenant's row: a content message claims its job's row, a fleet summary
+# is computed from rows (one run twice computes the same summary), and a round's member starts its snapshot
+# with the round's Idempotency-Key (one run twice starts one job).
+UNCLAIMED = frozenset({"content", "fleet", "round"})
 BATCHES_IN_FLIGHT = 4  # claim transactions (of up to 100 tenants) at once, each then sending its messages
 
 
@@ -163,8 +167,14 @@ async def _work(message: WorkMessage, tenant: Tenant) -> str | None:
         return "Microsoft Graph throttled or failed this tenant's job list; the next tick tries again"
     if message.kind == "drifts":
         await drifts.poll_drifts()
+        await fleet.note_drifts()
     elif message.kind == "probe":
         await tenants.probe(tenant)
+    elif message.kind == "fleet":
+        await fleet.summarise()
+    elif message.kind == "round":
+        assert message.roundId is not None
+        await rounds.start_member(message.roundId)
     elif message.kind == "content":
         assert message.jobId is not None
         report = await downloads.store_one(message.jobId, message.claimed)
@@ -175,6 +185,8 @@ async def _work(message: WorkMessage, tenant: Tenant) -> str | None:
 
 
 def _about(message: WorkMessage) -> str:
+    if message.kind == "round":
+        return f"fleet round {message.roundId}: "
     return f"content of job {message.jobId}: " if message.kind == "content" else ""
 
 
@@ -183,7 +195,7 @@ def _done(record: TenantRecord, message: WorkMessage, note: str | None) -> dict[
     to ready. A content message says nothing about the tenant's status: it only records a content not stored."""
     if record.status == TenantStatus.REMOVED:
         return _claim_cleared(record, message)
-    if message.kind == "content":
+    if message.kind in UNCLAIMED:
         return {"last_error": note} if note else {}
     changes: dict[str, object] = {"last_error": note, **_claim_cleared(record, message)}
     if record.status == TenantStatus.FAILING:
@@ -194,7 +206,7 @@ def _done(record: TenantRecord, message: WorkMessage, note: str | None) -> dict[
 def _claim_cleared(record: TenantRecord, message: WorkMessage) -> dict[str, object]:
     """The change that clears the message's claim on the tenant's row: only the claim it was sent with (a message
     sent before claims were carried clears whichever claim there is, as it did then)."""
-    if message.kind == "content":
+    if message.kind in UNCLAIMED:
         return {}
     column = _column(message.kind)
     if getattr(record, column) is None or (message.claimed is not None and getattr(record, column) != message.claimed):
@@ -246,6 +258,8 @@ async def poisoned(body: str) -> None:
     record = await clients.store().tenants.apply(message.tenantId, marked)
     if message.kind == "content":
         await _content_gave_up(message, reason)
+    if message.kind == "round" and message.roundId is not None:
+        await rounds.gave_up(message.roundId, message.tenantId, reason)
     if record is None or record.status == TenantStatus.REMOVED:
         log.error("poison message for tenant %s, which is not registered or was removed: dropped", message.tenantId)
         return

@@ -159,8 +159,9 @@ async def remove(tenant_id: str, purge: bool) -> int:
         return 0
     if record is not None:
         await _refuse_while_in_flight(record, tenant, now)
-    names = [name for name in settings.tables if name != settings.tables.tenants]
+    names = [name for name in settings.tables if name not in (settings.tables.tenants, settings.tables.fleet)]
     deleted = await purge_rows(store.tables, names, tenant)
+    await store.fleet.delete_summary(tenant.id)
     await store.tenants.delete(tenant.id)
     return deleted
 

@@ -28,6 +28,7 @@ from openapi_spec_validator import validate
 
 from devtools.emulator_client import EmulatorControl
 from snapshot.openapi import document, v2
+from snapshot.openapi.fleet_routes import FLEET_ROUTES
 from snapshot.openapi.tenant_routes import SCOPE_PREFIX, SCOPED_FUNCTION_PREFIX, TENANT_ROUTES, UNSCOPED
 from tests.support import bindings, run_function
 
@@ -214,8 +215,8 @@ def in_home_scope(request: httpx.Request) -> None:
 
 def expected_operations(doc: dict[str, Any], scoped: bool) -> set[str]:
     """The operations one run calls: the unscoped routes, or the tenant-scoped copies (the tenant routes
-    themselves are called by tests/e2e/test_tenants_api.py)."""
-    registry = {route.function for route in TENANT_ROUTES}
+    themselves are called by tests/e2e/test_tenants_api.py, the fleet routes by tests/e2e/test_fleet_api.py)."""
+    registry = {route.function for route in (*TENANT_ROUTES, *FLEET_ROUTES)}
     return {
         op
         for op in documented_operations(doc)

@@ -12,7 +12,7 @@ from openapi_spec_validator import validate
 from snapshot.openapi import document, v2
 from snapshot.openapi.routes import ALL_ROUTES
 
-METHODS = ("get", "post", "delete")
+METHODS = ("get", "post", "put", "delete")
 
 
 @functools.cache

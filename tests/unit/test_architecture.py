@@ -34,6 +34,8 @@ LAYERS = {
     "snapshot.identity": 2,
     "snapshot.queues": 2,
     "snapshot.onboarding": 1,
+    "snapshot.fleet": 1,
+    "snapshot.rounds": 1,
     "snapshot.monitor_graph": 2,
     "snapshot.store": 2,
     "snapshot.clients": 2,
@@ -41,6 +43,7 @@ LAYERS = {
     "snapshot.openapi": 3,
     "snapshot.http_support": 4,
     "snapshot.http_api": 4,
+    "snapshot.http_fleet": 4,
     "snapshot.poller": 4,
     "snapshot": 0,  # the package's own __init__
     "function_app": 5,

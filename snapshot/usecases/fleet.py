@@ -1,0 +1,273 @@
+"""The fleet: the standard every tenant is compared with, each tenant's summary, and a page of them
+(docs/fleet.md).
+
+A tenant's summary is computed from its stored rows (no Graph call) when one of its snapshots is stored (the
+content message's run, usecases/downloads.py), when the standard changes (a `fleet` message per tenant), and
+its drift count after each drift poll. GET /api/fleet then reads three things whatever the fleet's size: the
+registry, the summaries' partition and the standard; never a diff per tenant per request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from snapshot import clients, errors, tenancy
+from snapshot.fleet import (
+    LATEST,
+    PAGE_MAX,
+    Counts,
+    FleetRow,
+    Group,
+    OrderBy,
+    Standard,
+    StandardRequest,
+    Summary,
+    deviations_by_workload,
+    ordered,
+)
+from snapshot.models import JobRecord, Lifecycle
+from snapshot.onboarding import WORKING, TenantStatus
+from snapshot.queues import POLL_QUEUE, WorkMessage
+from snapshot.settings import get_settings
+from snapshot.store import Store
+from snapshot.store.tables import ConcurrencyConflict
+from snapshot.usecases import compare, quota, reads, tenants
+
+log = logging.getLogger(__name__)
+ATTEMPTS = 5
+JOBS_LOOKED_AT = 100  # one page: Graph keeps at most 12 jobs, so the newest stored one is among them in practice
+ORDERS: tuple[OrderBy, ...] = ("deviations", "age", "name")
+
+
+async def get_standard() -> Standard:
+    standard = await clients.store().fleet.standard()
+    if standard is None:
+        raise errors.NotFound("no fleet standard is set: PUT /api/fleet/standard names one")
+    return standard
+
+
+async def set_standard(request: StandardRequest) -> tuple[Standard, int]:
+    """Name the standard; every working tenant's summary is then computed again (the count of messages sent)."""
+    golden = await tenants.active(request.tenantId)
+    with tenancy.scoped(golden):
+        if request.snapshotId == LATEST:
+            job = await newest_stored(clients.store(), request.resourceTypes)
+            if job is None:
+                wanted = ", ".join(request.resourceTypes or ["any"])
+                raise errors.NotFound(f"tenant {golden.id} has no stored snapshot with the resource types {wanted}")
+        else:
+            job = await reads.stored_job(request.snapshotId)
+    types = request.resourceTypes or sorted(job.resource_type_counts or job.resources)
+    lacking = sorted(name for name in types if name.lower() not in reads.types_of(job))
+    if lacking:
+        rule = f"must be types of snapshot {job.id}; it has none of {', '.join(lacking)}"
+        raise errors.ValidationFailed([errors.FieldError("resourceTypes", rule)])
+    standard = await _save_standard(golden.id, job.id, request.snapshotId == LATEST, types)
+    return standard, await refresh_everywhere()
+
+
+async def _save_standard(tenant_id: str, snapshot_id: str, follows: bool, types: list[str]) -> Standard:
+    table = clients.store().fleet
+    for _ in range(ATTEMPTS):
+        current = await table.standard()
+        standard = Standard(
+            tenant_id=tenant_id, snapshot_id=snapshot_id, follows_latest=follows, resource_types=types,
+            revision=(current.revision + 1) if current else 1, set_at=datetime.now(UTC),
+            etag=current.etag if current else None,
+        )  # fmt: skip
+        try:
+            return await table.save_standard(standard)
+        except ConcurrencyConflict:
+            continue
+    raise errors.RowContended(f"the fleet standard changed under each of {ATTEMPTS} writes; retry", retry_after=1)
+
+
+async def refresh_everywhere() -> int:
+    """One `fleet` message per working tenant: each computes that tenant's summary again."""
+    working = [record for record in await tenants.list_all() if record.status in WORKING]
+    messages = [WorkMessage(kind="fleet", tenantId=record.tenant_id) for record in working]
+    await clients.queues().send(POLL_QUEUE, messages)
+    return len(messages)
+
+
+async def newest_stored(store: Store, types: list[str] | None = None) -> JobRecord | None:
+    """The tenant's newest stored snapshot (with all of `types`, if given), looked for in its newest jobs."""
+    wanted = {name.lower() for name in types or []}
+    page, _ = await store.jobs.page(None, JOBS_LOOKED_AT, None)
+    for record in page:
+        if record.lifecycle == Lifecycle.STORED and wanted <= reads.types_of(record):
+            return record
+    return None
+
+
+async def summarise() -> Summary:
+    """Compute the current tenant's summary from its rows and store it, unless a refresh that saw later state
+    (a later snapshot, a later standard) stored its own first."""
+    store = clients.store()
+    tenant = tenancy.current(get_settings())
+    for _ in range(ATTEMPTS):
+        existing = await store.fleet.summary(tenant.id)
+        fresh = await _computed(store, tenant.id, existing)
+        if existing is not None and existing.newer_than(fresh):
+            return existing
+        try:
+            return await store.fleet.save_summary(
+                fresh.model_copy(update={"etag": existing.etag if existing else None})
+            )
+        except ConcurrencyConflict:
+            continue
+    raise errors.RowContended(f"the fleet summary of {tenant.id} changed under each of {ATTEMPTS} writes; retry")
+
+
+async def _computed(store: Store, tenant_id: str, existing: Summary | None) -> Summary:
+    page, _ = await store.jobs.page(None, JOBS_LOOKED_AT, None)
+    newest = next((record for record in page if record.lifecycle == Lifecycle.STORED), None)
+    standard = await _followed(store, tenant_id, newest)
+    used = await quota.status(store)
+    fields: dict[str, object] = {
+        "tenant_id": tenant_id,
+        "active_drifts": existing.active_drifts if existing else len(await store.drifts.active()),
+        "quota_month": used.month,
+        "quota_used": used.used,
+        "job_slots_used": sum(1 for record in page if not record.graph_deleted),
+        "last_failure": _failure(page[0]) if page else None,
+        "standard_revision": standard.revision if standard else None,
+        "refreshed": datetime.now(UTC),
+    }
+    if newest is None:
+        return Summary.model_validate(fields)
+    fields |= {"snapshot_id": newest.id, "snapshot_stored": newest.stored, "resource_count": newest.resource_count}
+    fields |= await _changes(newest)
+    if standard is not None:
+        fields |= await _deviations(newest, standard)
+    return Summary.model_validate(fields)
+
+
+def _failure(record: JobRecord) -> str | None:
+    if record.lifecycle in (Lifecycle.FAILED, Lifecycle.NO_CONTENT):
+        reasons = record.content_error or "; ".join(record.error_details) or record.status.value
+        return f"snapshot {record.id}: {reasons}"[:500]
+    return None
+
+
+async def _changes(newest: JobRecord) -> dict[str, object]:
+    try:
+        previous = await reads.previous_job(newest)
+    except errors.NotFound:
+        return {}
+    pair = compare.Compared(newest, previous, sorted(reads.types_of(newest)), clients.store(), clients.store())
+    counts = await compare.counts_of(pair)
+    return {
+        "previous_id": previous.id,
+        "changes": Counts(added=counts.added, removed=counts.removed, changed=counts.changed),
+    }
+
+
+async def _deviations(newest: JobRecord, standard: Standard) -> dict[str, object]:
+    types = [name for name in standard.resource_types if name.lower() in reads.types_of(newest)]
+    missing = sorted(set(standard.resource_types) - set(types))
+    if not types:
+        return {"deviation_error": f"snapshot {newest.id} has none of the standard's resource types"}
+    try:
+        counts = await compare.counts_against(newest, standard.tenant_id, standard.snapshot_id, types)
+    except (errors.NotFound, errors.TenantNotRegistered) as exc:
+        return {"deviation_error": f"the standard could not be read: {exc.detail}"}
+    by_type = {name: c.to_json() for name, c in counts.by_resource_type.items()}
+    lacks = f"snapshot {newest.id} lacks the standard's {', '.join(missing)}" if missing else None
+    return {"deviations": deviations_by_workload(by_type), "deviation_error": lacks}
+
+
+async def _followed(store: Store, tenant_id: str, newest: JobRecord | None) -> Standard | None:
+    """The standard; advanced first to `newest` when this is the golden tenant and the standard follows its
+    latest snapshot (every other tenant is then summarised again)."""
+    standard = await store.fleet.standard()
+    if standard is None or newest is None or not standard.follows_latest or standard.tenant_id != tenant_id:
+        return standard
+    if newest.id == standard.snapshot_id or not {t.lower() for t in standard.resource_types} <= reads.types_of(newest):
+        return standard
+    advanced = standard.model_copy(
+        update={"snapshot_id": newest.id, "revision": standard.revision + 1, "set_at": datetime.now(UTC)}
+    )
+    try:
+        advanced = await store.fleet.save_standard(advanced)
+    except ConcurrencyConflict:  # changed meanwhile (a PUT, or another refresh): decide from what it is now
+        return await store.fleet.standard()
+    log.info("fleet standard follows tenant %s to snapshot %s (revision %d)", tenant_id, newest.id, advanced.revision)
+    await refresh_everywhere()
+    return advanced
+
+
+async def note_drifts() -> None:
+    """After a drift poll: the current tenant's count of active drifts on its summary."""
+    store = clients.store()
+    tenant = tenancy.current(get_settings())
+    active = len(await store.drifts.active())
+    for _ in range(ATTEMPTS):
+        existing = await store.fleet.summary(tenant.id) or Summary(tenant_id=tenant.id)
+        if existing.active_drifts == active and existing.etag is not None:
+            return
+        try:
+            await store.fleet.save_summary(existing.model_copy(update={"active_drifts": active}))
+            return
+        except ConcurrencyConflict:
+            continue
+
+
+@dataclass
+class FleetPage:
+    rows: list[FleetRow]
+    continuation: str | None
+    count: int  # tenants in the fleet
+    groups: dict[str, int]  # tenants per fleet.Group
+    standard: Standard | None
+
+
+async def page(order_by: str | None, top: str | None, token: str | None) -> FleetPage:
+    """One page of the fleet, ordered, from three reads (the registry, the summaries, the standard)."""
+    order = _order(order_by)
+    size, offset = _size(top), _offset(token)
+    rows, standard = await fleet_rows()
+    chosen = ordered(rows, order)[offset : offset + size]
+    following = offset + size
+    groups = Counter(row.group.value for row in rows)
+    return FleetPage(
+        chosen, str(following) if following < len(rows) else None, len(rows),
+        {group.value: groups.get(group.value, 0) for group in Group}, standard,
+    )  # fmt: skip
+
+
+async def fleet_rows() -> tuple[list[FleetRow], Standard | None]:
+    """Every tenant not removed, with its summary; and the standard."""
+    store = clients.store()
+    registry = [record for record in await tenants.list_all() if record.status != TenantStatus.REMOVED]
+    summaries = {summary.tenant_id: summary for summary in await store.fleet.summaries()}
+    standard = await store.fleet.standard()
+    revision = standard.revision if standard else None
+    rows = [FleetRow(tenant=r, summary=summaries.get(r.tenant_id), standard_revision=revision) for r in registry]
+    return rows, standard
+
+
+def _order(value: str | None) -> OrderBy:
+    for order in ORDERS:
+        if (ORDERS[0] if value is None else value) == order:
+            return order
+    raise errors.ValidationFailed([errors.FieldError("orderBy", f"must be one of {', '.join(ORDERS)}")])
+
+
+def _size(value: str | None) -> int:
+    if value is None:
+        return PAGE_MAX
+    if not value.isdigit() or not 1 <= int(value) <= PAGE_MAX:
+        raise errors.ValidationFailed([errors.FieldError("top", f"must be a whole number from 1 to {PAGE_MAX}")])
+    return int(value)
+
+
+def _offset(value: str | None) -> int:
+    if value is None:
+        return 0
+    if not value.isdigit():
+        raise errors.ValidationFailed([errors.FieldError("continuationToken", "must be a token a nextLink gave")])
+    return int(value)

@@ -1,0 +1,136 @@
+"""Rounds: a snapshot in every working tenant through the fan-out, followed to an outcome per tenant
+(docs/fleet.md, "Rounds"; the records and rules in snapshot/rounds.py).
+
+- `start_round` writes a member row per working tenant, then the round's row, then sends one `round` message
+  per tenant. A send that fails removes the round's row (its messages, if any went, find no round and are
+  dropped), and the caller's retry starts a new round.
+- `start_member` (the message's run, in the tenant's scope) starts the tenant's snapshot with the round's
+  Idempotency-Key, so a message delivered twice starts one job. A refusal that a retry cannot change (a bad
+  type, the quota, Graph's 12 jobs) marks the member failed with the reason; anything retryable raises, so
+  the queue tries again, and a message that keeps failing marks the member failed from the poison queue.
+- `status` decides each open member's outcome from its job's row (rounds.outcome_of) and keeps the decided
+  ones, so a round polled again reads only the jobs still open.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from datetime import UTC, datetime
+
+from snapshot import clients, errors, tenancy
+from snapshot.models import StartSnapshotRequest
+from snapshot.onboarding import WORKING
+from snapshot.queues import POLL_QUEUE, WorkMessage
+from snapshot.rounds import OPEN, Member, MemberState, Round, RoundRequest, deadline_of, outcome_of
+from snapshot.settings import get_settings
+from snapshot.store.fleet import ROUND_PARTITION, member_partition
+from snapshot.usecases import start, tenants
+
+log = logging.getLogger(__name__)
+READS_IN_FLIGHT = 16
+
+
+async def start_round(request: RoundRequest) -> tuple[Round, list[Member]]:
+    types = request.resourceTypes or await _standard_types()
+    working = [record for record in await tenants.list_all() if record.status in WORKING]
+    now = datetime.now(UTC)
+    round_ = Round(
+        id=str(uuid.uuid4()), resource_types=types, started=now, deadline=deadline_of(now, request),
+        tenants=len(working),
+    )  # fmt: skip
+    members = [Member(tenant_id=r.tenant_id, display_name=r.display_name) for r in working]
+    table = clients.store().fleet
+    await table.upsert_records(member_partition(round_.id), {m.tenant_id: m for m in members})
+    await table.insert_record(ROUND_PARTITION, round_.id, round_)
+    messages = [WorkMessage(kind="round", tenantId=m.tenant_id, roundId=round_.id) for m in members]
+    try:
+        await clients.queues().send(POLL_QUEUE, messages)
+    except Exception:
+        with contextlib.suppress(errors.ServiceError):
+            await table.delete_record(ROUND_PARTITION, round_.id)
+        raise
+    log.info("fleet round %s: %d tenants queued", round_.id, len(members))
+    return round_, members
+
+
+async def _standard_types() -> list[str]:
+    standard = await clients.store().fleet.standard()
+    if standard is None:
+        rule = "is required when no fleet standard is set (the round snapshots the standard's types by default)"
+        raise errors.ValidationFailed([errors.FieldError("resourceTypes", rule)])
+    return standard.resource_types
+
+
+async def _round(round_id: str) -> Round:
+    round_ = await clients.store().fleet.get_record(Round, ROUND_PARTITION, round_id)
+    if round_ is None:
+        raise errors.NotFound(f"no fleet round {round_id}")
+    return round_
+
+
+async def start_member(round_id: str) -> None:
+    """The `round` message's run in the current tenant: start its snapshot once, record the job on its member."""
+    tenant = tenancy.current(get_settings())
+    table = clients.store().fleet
+    round_ = await table.get_record(Round, ROUND_PARTITION, round_id)
+    member = await table.get_record(Member, member_partition(round_id), tenant.id)
+    if round_ is None or member is None or member.state != MemberState.QUEUED:
+        log.info("round message for tenant %s dropped: round %s gone or its member already run", tenant.id, round_id)
+        return
+    if datetime.now(UTC) >= round_.deadline:
+        return  # past the deadline: GET decides it timed out
+    request = StartSnapshotRequest(displayName=round_.display_name, resources=round_.resource_types)
+    try:
+        result = await start.start_snapshot(request, round_.idempotency_key)
+    except errors.Retryable:
+        raise
+    except errors.ServiceError as exc:
+        if exc.status >= 500:
+            raise
+        await _save(round_id, _failed(member, exc.detail))
+        return
+    await _save(round_id, member.model_copy(update={"state": MemberState.STARTED, "job_id": result.record.id}))
+
+
+def _failed(member: Member, reason: str) -> Member:
+    detail = f"its snapshot could not be started: {reason}"[:500]
+    return member.model_copy(update={"state": MemberState.FAILED, "detail": detail, "decided": datetime.now(UTC)})
+
+
+async def _save(round_id: str, member: Member) -> None:
+    await clients.store().fleet.upsert_records(member_partition(round_id), {member.tenant_id: member})
+
+
+async def gave_up(round_id: str, tenant_id: str, reason: str) -> None:
+    """The member's message kept failing (poison queue): the member is failed with the reason, if still queued."""
+    member = await clients.store().fleet.get_record(Member, member_partition(round_id), tenant_id)
+    if member is not None and member.state == MemberState.QUEUED:
+        await _save(round_id, _failed(member, reason))
+
+
+async def status(round_id: str) -> tuple[Round, list[Member]]:
+    """The round with each member's outcome as its job's row shows it now; decided outcomes are kept."""
+    round_ = await _round(round_id)
+    table = clients.store().fleet
+    members = await table.records(Member, member_partition(round_id))
+    now = datetime.now(UTC)
+    gate = asyncio.Semaphore(READS_IN_FLIGHT)
+    current = await asyncio.gather(*(_outcome(member, round_, now, gate) for member in members))
+    decided = {new.tenant_id: new for old, new in zip(members, current, strict=True) if new != old}
+    if decided:
+        await table.upsert_records(member_partition(round_id), decided)
+    return round_, list(current)
+
+
+async def _outcome(member: Member, round_: Round, now: datetime, gate: asyncio.Semaphore) -> Member:
+    if member.state not in OPEN:
+        return member
+    job = None
+    if member.job_id is not None:
+        async with gate:
+            tenant = tenancy.parse_tenant_id(get_settings(), member.tenant_id)
+            job = await clients.store().for_tenant(tenant).jobs.get(member.job_id)
+    return outcome_of(member, job, round_, now)
