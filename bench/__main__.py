@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("bench.poll", "bench.coldstart", "bench.api", "bench.ingest", "bench.tenants")
+BENCHMARKS = ("bench.poll", "bench.coldstart", "bench.api", "bench.ingest", "bench.tenants", "bench.fleet")
 
 
 def machine() -> list[str]:

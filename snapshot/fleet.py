@@ -60,6 +60,8 @@ class Standard(BaseModel):
     resource_types: list[str]
     revision: int
     set_at: datetime
+    snapshot_stored: datetime | None = None  # when the standard's snapshot was stored: it only moves forward
+    refreshed_revision: int = 0  # the revision whose `fleet` messages were all sent
     etag: str | None = Field(None, exclude=True)
 
     def view(self) -> dict[str, Any]:
@@ -110,15 +112,6 @@ class Summary(BaseModel):
     @property
     def deviation_total(self) -> int | None:
         return None if self.deviations is None else sum(self.deviations.values())
-
-    def newer_than(self, other: Summary) -> bool:
-        """Whether this refresh saw later state than `other` (a later snapshot, or a later standard)."""
-        return _seen(self) > _seen(other)
-
-
-def _seen(summary: Summary) -> tuple[float, int]:
-    stored = summary.snapshot_stored.timestamp() if summary.snapshot_stored is not None else float("-inf")
-    return (stored, summary.standard_revision or 0)
 
 
 def deviations_by_workload(by_resource_type: dict[str, dict[str, int]]) -> dict[str, int]:

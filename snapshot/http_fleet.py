@@ -8,7 +8,7 @@ import azure.functions as func
 
 from snapshot.fleet import Group, StandardRequest, ordered, row_view
 from snapshot.http_support import api_base, handled, json_response, next_link, read_json_body, round_url
-from snapshot.models import parse_body
+from snapshot.models import parse_body, parse_idempotency_key
 from snapshot.report import fleet_page
 from snapshot.rounds import Member, Round, RoundRequest, round_view
 from snapshot.settings import get_settings
@@ -71,8 +71,9 @@ async def get_fleet_report(req: func.HttpRequest) -> func.HttpResponse:
 @handled
 async def start_fleet_round(req: func.HttpRequest) -> func.HttpResponse:
     """A snapshot in every working tenant (one queue message each); 202 with where to poll, as a snapshot."""
-    round_, members = await rounds.start_round(parse_body(RoundRequest, read_json_body(req)))
-    return _round_response(req, round_, members)
+    request = parse_body(RoundRequest, read_json_body(req))
+    round_, members = await rounds.start_round(request, parse_idempotency_key(req.headers.get("idempotency-key")))
+    return await _round_response(req, round_, members)
 
 
 @bp.function_name("get_fleet_round")
@@ -81,12 +82,14 @@ async def start_fleet_round(req: func.HttpRequest) -> func.HttpResponse:
 async def get_fleet_round(req: func.HttpRequest) -> func.HttpResponse:
     """202 until every tenant's snapshot is stored, failed or timed out; then 200 with the outcome per tenant."""
     round_, members = await rounds.status(req.route_params["id"])
-    return _round_response(req, round_, members)
+    return await _round_response(req, round_, members)
 
 
-def _round_response(req: func.HttpRequest, round_: Round, members: list[Member]) -> func.HttpResponse:
+async def _round_response(req: func.HttpRequest, round_: Round, members: list[Member]) -> func.HttpResponse:
     url = round_url(req, round_.id)
-    view = round_view(round_, members, f"{api_base(req)}/fleet/rounds/{round_.id}")  # no key in a body
+    pending = await rounds.summaries_pending(round_, members)
+    keyless = f"{api_base(req)}/fleet/rounds/{round_.id}"  # no key in a body
+    view = round_view(round_, members, keyless, datetime.now(UTC), pending)
     if view["status"] == "completed":
         return json_response(view)
     return json_response(view, 202, {"Location": url, "Retry-After": str(get_settings().retry_after_seconds)})

@@ -85,6 +85,7 @@ class Member(BaseModel):
     job_id: str | None = None
     detail: str | None = None  # Graph's or the app's text behind `failed` or `timedOut`
     decided: datetime | None = None
+    etag: str | None = Field(None, exclude=True)
 
 
 def outcome_of(member: Member, job: JobRecord | None, round_: Round, now: datetime) -> Member:
@@ -112,14 +113,20 @@ def deadline_of(started: datetime, request: RoundRequest) -> datetime:
     return started + timedelta(minutes=request.timeoutMinutes)
 
 
-def round_view(round_: Round, members: list[Member], url: str) -> dict[str, Any]:
+def round_view(
+    round_: Round, members: list[Member], url: str, now: datetime, summaries_pending: int = 0
+) -> dict[str, Any]:
+    """The round; `completed` once every member row is written (the start writes them just after the round's
+    row) and none is open, and every stored one shows on the fleet's summaries; or once the deadline passed."""
     counts = {state.value: 0 for state in MemberState}
     for member in members:
         counts[member.state.value] += 1
-    done = not any(member.state in OPEN for member in members)
+    written = len(members) >= round_.tenants or now >= round_.deadline
+    done = written and not any(member.state in OPEN for member in members) and summaries_pending == 0
     return {
         "id": round_.id,
         "status": "completed" if done else "running",
+        "summariesPending": summaries_pending,
         "resourceTypes": round_.resource_types,
         "startedAt": round_.started,
         "deadline": round_.deadline,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from snapshot.models import IDEMPOTENCY_KEY_MAX
 from snapshot.openapi.contract import (
     CONTINUATION_TOKEN,
     FLEET,
@@ -27,6 +28,12 @@ FLEET_HEADERS = tuple(
     for name in ("Attention", "Changed", "Quiet")
 )  # fmt: skip
 ROUND_POLL = (LOCATION, RETRY_AFTER)
+ROUND_KEY = Parameter(
+    "Idempotency-Key",
+    "header",
+    {"type": "string", "maxLength": IDEMPOTENCY_KEY_MAX},
+    "Any caller-chosen key, e.g. the workflow run id; the same key returns the same round (the first body's).",
+)
 
 FLEET_ROUTES = (
     Route(
@@ -40,7 +47,7 @@ FLEET_ROUTES = (
             "resource types compared. Every working tenant's summary is then computed again by a queue message."
         ),
         body="StandardRequest",
-        answers=(Answer(200, "Set.", "FleetStandardSet"), *problems(400, 404, 413, 415, 503)),
+        answers=(Answer(200, "Set.", "FleetStandardSet"), *problems(400, 404, 409, 413, 415, 503)),
     ),
     Route(
         "GET",
@@ -84,6 +91,7 @@ FLEET_ROUTES = (
             "One queue message per tenant starts its snapshot (once, whatever the deliveries). Answers 202 with "
             "`Location` (get_fleet_round) and `Retry-After`: the asynchronous pattern of a snapshot."
         ),
+        parameters=(ROUND_KEY,),
         body="RoundRequest",
         answers=(
             Answer(202, "Started.", "FleetRound", headers=ROUND_POLL),

@@ -89,6 +89,7 @@ def _round() -> Schema:
     })  # fmt: skip
     return _object("FleetRound", {
         "id": {"type": "string"}, "status": {"type": "string", "enum": ["running", "completed"]},
+        "summariesPending": {**COUNT, "description": "stored tenants whose fleet summary is not computed yet"},
         "resourceTypes": {"type": "array", "items": {"type": "string"}},
         "startedAt": {"type": "string", "format": "date-time"}, "deadline": {"type": "string", "format": "date-time"},
         "counts": {"type": "object", "properties": {s.value: COUNT for s in MemberState}},

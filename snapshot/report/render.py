@@ -162,7 +162,8 @@ def _normalisation(rules: list[dict[str, Any]] | None, old: JobRecord, new: JobR
             knows = ", ".join(text(str(value)) for value in side["knows"]) or "none known"
             cells.append(f"{knows}: {side['replaced']:,} replaced")
         rows.append(row(cells))
-    header = ("Rule", f"{old.display_name} (the other tenant's)", new.display_name)  # table() escapes them
+    # table() escapes its header; markup.visible first, so a name's control and bidi characters show as \uXXXX
+    header = ("Rule", f"{markup.visible(old.display_name)} (the other tenant's)", markup.visible(new.display_name))
     return (
         element("h2", "Normalised before comparing", markup.H2)
         + element("p", "Values that only name their tenant were replaced on both sides by the same placeholder "

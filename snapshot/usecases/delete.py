@@ -1,4 +1,5 @@
-"""Delete a snapshot: the Graph job (a 404 there is fine), then, unless the content is kept, its rows here."""
+"""Delete a snapshot: the Graph job (a 404 there is fine), then, unless the content is kept, its rows here (and
+the tenant's fleet summary computed again when it named that snapshot)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from typing import Any
 
 from snapshot import clients
 from snapshot.models import ContentState
+from snapshot.usecases import fleet
 from snapshot.usecases.graph_jobs import forget_in_graph
 from snapshot.usecases.reads import get_job
 
@@ -23,3 +25,6 @@ async def delete_job(job_id: str, keep_content: bool) -> None:
         return
     await store.resources.delete_all(job_id)
     await store.jobs.delete(record)
+    summary = await store.fleet.summary(store.tenant.id)
+    if summary is not None and job_id in (summary.snapshot_id, summary.previous_id):
+        await fleet.refresh_later(store.tenant.id)  # its fleet row named this snapshot

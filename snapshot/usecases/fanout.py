@@ -167,7 +167,10 @@ async def _work(message: WorkMessage, tenant: Tenant) -> str | None:
         return "Microsoft Graph throttled or failed this tenant's job list; the next tick tries again"
     if message.kind == "drifts":
         await drifts.poll_drifts()
-        await fleet.note_drifts()
+        try:
+            await fleet.note_drifts()
+        except errors.ServiceError as exc:  # the drifts are stored; the fleet row's count waits for the next poll
+            log.warning("fleet drift count of %s not updated: %s", tenant.id, exc.detail)
     elif message.kind == "probe":
         await tenants.probe(tenant)
     elif message.kind == "fleet":

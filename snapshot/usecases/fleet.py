@@ -9,7 +9,9 @@ registry, the summaries' partition and the standard; never a diff per tenant per
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import re
 from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 ATTEMPTS = 5
 JOBS_LOOKED_AT = 100  # one page: Graph keeps at most 12 jobs, so the newest stored one is among them in practice
 ORDERS: tuple[OrderBy, ...] = ("deviations", "age", "name")
+WHOLE = re.compile(r"[0-9]{1,7}")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
 
 async def get_standard() -> Standard:
@@ -65,18 +68,18 @@ async def set_standard(request: StandardRequest) -> tuple[Standard, int]:
     if lacking:
         rule = f"must be types of snapshot {job.id}; it has none of {', '.join(lacking)}"
         raise errors.ValidationFailed([errors.FieldError("resourceTypes", rule)])
-    standard = await _save_standard(golden.id, job.id, request.snapshotId == LATEST, types)
-    return standard, await refresh_everywhere()
+    standard = await _save_standard(golden.id, job, request.snapshotId == LATEST, types)
+    return standard, await fan_out(standard)
 
 
-async def _save_standard(tenant_id: str, snapshot_id: str, follows: bool, types: list[str]) -> Standard:
+async def _save_standard(tenant_id: str, job: JobRecord, follows: bool, types: list[str]) -> Standard:
     table = clients.store().fleet
     for _ in range(ATTEMPTS):
         current = await table.standard()
         standard = Standard(
-            tenant_id=tenant_id, snapshot_id=snapshot_id, follows_latest=follows, resource_types=types,
+            tenant_id=tenant_id, snapshot_id=job.id, follows_latest=follows, resource_types=types,
             revision=(current.revision + 1) if current else 1, set_at=datetime.now(UTC),
-            etag=current.etag if current else None,
+            snapshot_stored=job.stored, etag=current.etag if current else None,
         )  # fmt: skip
         try:
             return await table.save_standard(standard)
@@ -85,12 +88,26 @@ async def _save_standard(tenant_id: str, snapshot_id: str, follows: bool, types:
     raise errors.RowContended(f"the fleet standard changed under each of {ATTEMPTS} writes; retry", retry_after=1)
 
 
-async def refresh_everywhere() -> int:
-    """One `fleet` message per working tenant: each computes that tenant's summary again."""
+async def fan_out(standard: Standard) -> int:
+    """One `fleet` message per working tenant, each computing that tenant's summary against `standard`; then the
+    standard records that its revision went out. A send that fails leaves it unrecorded, so the golden tenant's
+    next summary (a retried content message, its next snapshot, its `fleet` message) sends them again."""
     working = [record for record in await tenants.list_all() if record.status in WORKING]
     messages = [WorkMessage(kind="fleet", tenantId=record.tenant_id) for record in working]
     await clients.queues().send(POLL_QUEUE, messages)
+    marked = standard.model_copy(update={"refreshed_revision": standard.revision})
+    with contextlib.suppress(ConcurrencyConflict):  # changed meanwhile: the newer revision goes out on its own
+        await clients.store().fleet.save_standard(marked)
     return len(messages)
+
+
+async def refresh_later(tenant_id: str) -> None:
+    """One `fleet` message for this tenant (its newest snapshot was deleted); a send that fails is logged, and
+    the tenant's next stored snapshot or standard change computes its summary again."""
+    try:
+        await clients.queues().send(POLL_QUEUE, [WorkMessage(kind="fleet", tenantId=tenant_id)])
+    except Exception as exc:  # the delete itself succeeded; the summary is repaired by the next refresh
+        log.warning("fleet summary of %s not queued for a refresh: %s", tenant_id, type(exc).__name__)
 
 
 async def newest_stored(store: Store, types: list[str] | None = None) -> JobRecord | None:
@@ -104,15 +121,13 @@ async def newest_stored(store: Store, types: list[str] | None = None) -> JobReco
 
 
 async def summarise() -> Summary:
-    """Compute the current tenant's summary from its rows and store it, unless a refresh that saw later state
-    (a later snapshot, a later standard) stored its own first."""
+    """Compute the current tenant's summary from its rows and store it. The write is guarded by the ETag read
+    before computing, so of two refreshes at once the one that read later state writes last."""
     store = clients.store()
     tenant = tenancy.current(get_settings())
     for _ in range(ATTEMPTS):
         existing = await store.fleet.summary(tenant.id)
         fresh = await _computed(store, tenant.id, existing)
-        if existing is not None and existing.newer_than(fresh):
-            return existing
         try:
             return await store.fleet.save_summary(
                 fresh.model_copy(update={"etag": existing.etag if existing else None})
@@ -181,23 +196,35 @@ async def _deviations(newest: JobRecord, standard: Standard) -> dict[str, object
 
 
 async def _followed(store: Store, tenant_id: str, newest: JobRecord | None) -> Standard | None:
-    """The standard; advanced first to `newest` when this is the golden tenant and the standard follows its
-    latest snapshot (every other tenant is then summarised again)."""
+    """The standard; advanced first to `newest` when this is the golden tenant, the standard follows its latest
+    snapshot and `newest` was stored after the standard's (never backwards), and sent again to every tenant if
+    its revision's messages did not all go out."""
     standard = await store.fleet.standard()
-    if standard is None or newest is None or not standard.follows_latest or standard.tenant_id != tenant_id:
+    if standard is None or standard.tenant_id != tenant_id:
         return standard
-    if newest.id == standard.snapshot_id or not {t.lower() for t in standard.resource_types} <= reads.types_of(newest):
-        return standard
-    advanced = standard.model_copy(
-        update={"snapshot_id": newest.id, "revision": standard.revision + 1, "set_at": datetime.now(UTC)}
-    )
-    try:
-        advanced = await store.fleet.save_standard(advanced)
-    except ConcurrencyConflict:  # changed meanwhile (a PUT, or another refresh): decide from what it is now
-        return await store.fleet.standard()
-    log.info("fleet standard follows tenant %s to snapshot %s (revision %d)", tenant_id, newest.id, advanced.revision)
-    await refresh_everywhere()
-    return advanced
+    if standard.follows_latest and newest is not None and _later(newest, standard):
+        advanced = standard.model_copy(update={
+            "snapshot_id": newest.id, "snapshot_stored": newest.stored, "revision": standard.revision + 1,
+            "set_at": datetime.now(UTC),
+        })  # fmt: skip
+        try:
+            standard = await store.fleet.save_standard(advanced)
+        except ConcurrencyConflict:  # changed meanwhile (a PUT, another refresh): decide from what it is now
+            return await store.fleet.standard()
+        log.info(
+            "fleet standard follows tenant %s to snapshot %s (revision %d)", tenant_id, newest.id, standard.revision
+        )
+    if standard.refreshed_revision < standard.revision:
+        await fan_out(standard)
+    return standard
+
+
+def _later(newest: JobRecord, standard: Standard) -> bool:
+    if newest.id == standard.snapshot_id or newest.stored is None:
+        return False
+    if not {name.lower() for name in standard.resource_types} <= reads.types_of(newest):
+        return False
+    return standard.snapshot_stored is None or newest.stored > standard.snapshot_stored
 
 
 async def note_drifts() -> None:
@@ -260,7 +287,7 @@ def _order(value: str | None) -> OrderBy:
 def _size(value: str | None) -> int:
     if value is None:
         return PAGE_MAX
-    if not value.isdigit() or not 1 <= int(value) <= PAGE_MAX:
+    if not WHOLE.fullmatch(value) or not 1 <= int(value) <= PAGE_MAX:
         raise errors.ValidationFailed([errors.FieldError("top", f"must be a whole number from 1 to {PAGE_MAX}")])
     return int(value)
 
@@ -268,6 +295,6 @@ def _size(value: str | None) -> int:
 def _offset(value: str | None) -> int:
     if value is None:
         return 0
-    if not value.isdigit():
+    if not WHOLE.fullmatch(value):
         raise errors.ValidationFailed([errors.FieldError("continuationToken", "must be a token a nextLink gave")])
     return int(value)

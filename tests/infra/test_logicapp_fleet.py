@@ -147,6 +147,8 @@ def test_start_round_posts_the_round_request_and_follows_the_asynchronous_patter
     assert start["type"] == "Http" and inputs["method"] == "POST"
     assert inputs["uri"] == "https://@{parameters('functionHost')}/api/fleet/rounds"
     assert start["runAfter"] == {"Round_request": ["Succeeded"]}
+    # A retry after a 5xx that came too late returns the round the first attempt started (same key).
+    assert inputs["headers"]["Idempotency-Key"] == "@{workflow().run.name}"
     # The 202 + Location pattern, as logicapp-report's Take_snapshot: not disabled in any way.
     assert "DisableAsyncPattern" not in json.dumps(start) and "operationOptions" not in start
     # The body: timeoutMinutes always, resourceTypes only when the parameter names some (the API refuses []).

@@ -11,12 +11,12 @@ from typing import Any
 import pytest
 
 from devtools.emulator_client import EmulatorControl
-from snapshot import clients, http_fleet, tenancy
+from snapshot import clients, errors, http_fleet, tenancy
 from snapshot.fleet import StandardRequest
 from snapshot.onboarding import TenantStatus
 from snapshot.queues import WorkMessage
 from snapshot.tenancy import Tenant
-from snapshot.usecases import fanout, fleet
+from snapshot.usecases import delete, fanout, fleet
 from tests.support.fanout import onboard, run_queued
 from tests.support.fleet import FABRIKAM, NORTHWIND, POLICY_TYPE, TAILSPIN, TYPES, tenant_config
 from tests.support.inprocess import request, start_job
@@ -192,3 +192,41 @@ async def test_the_standard_follows_the_golden_tenants_latest_snapshot(
     rows = by_tenant(await fleet_json())
     assert rows[FABRIKAM]["deviations"] == {"current": True, "total": 0, "byWorkload": {"entra": 0}, "error": None}
     assert rows[TAILSPIN]["deviations"]["byWorkload"] == {"entra": 1}
+
+
+async def test_deleting_a_tenants_newest_snapshot_computes_its_summary_again(
+    multi_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    jobs = await three_tenants(emulator)
+    second = await snapshot_through_queue(FABRIKAM, "fleet Fabrikam 2")
+    assert by_tenant(await fleet_json())[FABRIKAM]["lastSnapshot"]["id"] == second
+    with tenancy.scoped(Tenant(FABRIKAM, home=False)):
+        await delete.delete_job(second, keep_content=False)
+    assert (await run_queued())["fleet"] == 1
+    row = by_tenant(await fleet_json())[FABRIKAM]
+    assert row["lastSnapshot"]["id"] == jobs[FABRIKAM] and row["changes"] is None
+
+
+async def test_a_standard_whose_messages_were_not_sent_sends_them_from_the_golden_tenants_next_summary(
+    multi_env: dict[str, str], emulator: EmulatorControl, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The queue failing exactly for the standard's messages cannot be arranged with a real Azurite, so that one
+    send is made to fail; everything else is real."""
+    await three_tenants(emulator)
+    queues = clients.queues()
+    real_send = queues.send
+
+    async def down(queue: str, messages: list[WorkMessage]) -> None:
+        raise errors.StorageUnavailable("injected: the queue is down")
+
+    monkeypatch.setattr(queues, "send", down)
+    with pytest.raises(errors.StorageUnavailable):
+        await fleet.set_standard(StandardRequest(tenantId=NORTHWIND))
+    monkeypatch.setattr(queues, "send", real_send)
+    standard = await fleet.get_standard()
+    assert standard.revision == 1 and standard.refreshed_revision == 0  # set, but its messages never went
+    with tenancy.scoped(Tenant(NORTHWIND, home=False)):
+        await fleet.summarise()  # the golden tenant's next summary (a retried content message, its next snapshot)
+    assert (await fleet.get_standard()).refreshed_revision == 1
+    assert (await run_queued())["fleet"] == 4
+    assert by_tenant(await fleet_json())[FABRIKAM]["deviations"]["current"] is True

@@ -14,11 +14,12 @@ import pytest
 
 from devtools.emulator_client import EmulatorControl
 from snapshot import clients, http_fleet
+from snapshot.fleet import StandardRequest
 from snapshot.onboarding import TenantStatus
 from snapshot.queues import POLL_QUEUE, WorkMessage
 from snapshot.rounds import Round
-from snapshot.store.fleet import ROUND_PARTITION
-from snapshot.usecases import fanout
+from snapshot.store.fleet import ROUND_PARTITION, member_partition
+from snapshot.usecases import fanout, fleet
 from tests.support.fanout import onboard, run_queued
 from tests.support.fleet import FABRIKAM, NORTHWIND, POLICY_TYPE
 from tests.support.inprocess import request
@@ -31,8 +32,9 @@ def answer(response: func.HttpResponse) -> dict[str, Any]:
     return body
 
 
-async def start(body: dict[str, Any]) -> func.HttpResponse:
-    req = request("POST", "fleet/rounds", params={"code": "k3y"}, body=json.dumps(body).encode(), headers=JSON)
+async def start(body: dict[str, Any], key: str | None = None) -> func.HttpResponse:
+    headers = {**JSON, "Idempotency-Key": key} if key else JSON
+    req = request("POST", "fleet/rounds", params={"code": "k3y"}, body=json.dumps(body).encode(), headers=headers)
     return await http_fleet.start_fleet_round(req)
 
 
@@ -107,7 +109,7 @@ async def test_a_decided_round_reads_no_job_again(
     assert (await poll_round(round_id)).status_code == 200  # the table's client made again
     sent.clear()
     assert (await poll_round(round_id)).status_code == 200
-    assert sent["n"] == 2  # the round's row and its members' partition: every outcome is kept
+    assert sent["n"] == 4  # the round, its members, the standard, the summaries: no job read, every outcome kept
 
 
 async def test_a_round_names_what_it_cannot_use(multi_env: dict[str, str]) -> None:
@@ -119,3 +121,41 @@ async def test_a_round_names_what_it_cannot_use(multi_env: dict[str, str]) -> No
     assert (await poll_round("no-such-round")).status_code == 404
     client = await clients.queues().client(POLL_QUEUE, create=True)
     assert [m async for m in client.receive_messages(max_messages=1)] == []  # nothing was queued
+
+
+async def test_a_retried_start_with_the_same_key_returns_the_same_round(
+    multi_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    first = answer(await start({"resourceTypes": [POLICY_TYPE]}, key="weekly-run-42"))
+    await run_queued()
+    again = answer(await start({"resourceTypes": [POLICY_TYPE]}, key="weekly-run-42"))
+    assert again["id"] == first["id"] and outcomes(again) == {t: "started" for t in outcomes(first)}
+    assert (await run_queued())["round"] == 0  # no second message, no second job
+    other = answer(await start({"resourceTypes": [POLICY_TYPE]}, key="weekly-run-43"))
+    assert other["id"] != first["id"]
+
+
+async def test_a_round_waits_for_its_tenants_summaries_and_a_retried_start_writes_a_member_that_was_lost(
+    multi_env: dict[str, str], emulator: EmulatorControl
+) -> None:
+    emulator.add_tenant(NORTHWIND, "Northwind")
+    assert await onboard(NORTHWIND, "Northwind") == TenantStatus.READY
+    emulator.for_tenant(NORTHWIND).configure(jobStartSeconds=0, jobDurationSeconds=0)
+    first = answer(await start({"resourceTypes": [POLICY_TYPE]}, key="weekly-run-7"))
+    # the first request stopped after its round's row and one member: the other member row is lost
+    table = clients.store().fleet
+    await table.delete_record(member_partition(first["id"]), NORTHWIND)
+    await run_queued()
+    retried = await start({"resourceTypes": [POLICY_TYPE]}, key="weekly-run-7")
+    assert retried.status_code == 202 and NORTHWIND in outcomes(answer(retried))
+    assert (await run_queued())["round"] >= 1
+    await fanout.enqueue("poll")
+    await run_queued()
+    assert (await poll_round(first["id"])).status_code == 200
+    # a standard set now: the stored tenants' summaries are not counted against it yet, so the round waits
+    await fleet.set_standard(StandardRequest(tenantId=NORTHWIND))
+    waiting = await poll_round(first["id"])
+    assert waiting.status_code == 202 and answer(waiting)["summariesPending"] == 2
+    assert (await run_queued())["fleet"] == 2
+    done = await poll_round(first["id"])
+    assert done.status_code == 200 and answer(done)["summariesPending"] == 0
