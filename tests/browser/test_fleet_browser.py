@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import struct
 import sys
@@ -19,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from snapshot.report.markup import ELEMENTS, visible
-from tests.browser.test_report_browser import MEASURE, browse, screenshot
+from tests.browser.test_report_browser import browse, laid_out_at_800_px, screenshot
 from tests.support.fleet_sample import BASE, hostile_rows, render, sample_rows
 from tests.support.report_html import read
 from tests.support.report_sample import HOSTILE_NAMES
@@ -62,11 +61,7 @@ def test_the_groups_come_in_order_and_the_quiet_ones_collapse_into_a_count(tmp_p
 def test_no_horizontal_overflow_at_800_px(tmp_path: Path, which: str) -> None:
     html = render(hostile_rows() if which == "hostile" else sample_rows())
     # the quiet list is opened, so its rows are laid out and measured too
-    html = html.replace("<details ", "<details open ").replace("</body>", MEASURE + "</body>")
-    dom = browse(page_file(tmp_path, html, "measured.html"), "--window-size=800,2000", "--dump-dom")
-    match = re.search(r'<pre id="measure">([^<]*)</pre>', dom)
-    assert match is not None, dom[-2000:]
-    sizes = json.loads(match.group(1))
+    sizes = laid_out_at_800_px(html.replace("<details ", "<details open "), tmp_path)
     assert sizes["inner"] == 800
     assert sizes["scroll"] <= sizes["client"] <= 800, sizes
     assert sizes["widest"] <= sizes["client"], sizes

@@ -106,15 +106,21 @@ def test_a_cut_report_links_the_json_diff_and_adds_no_element(tmp_path: Path) ->
 @pytest.mark.parametrize("which", ["hostile", "sample"])
 def test_no_horizontal_overflow_at_800_px(tmp_path: Path, which: str) -> None:
     html = hostile_report(tmp_path)[0] if which == "hostile" else render(*sample_pair())
+    sizes = laid_out_at_800_px(html, tmp_path)
+    assert sizes["inner"] == 800
+    assert sizes["scroll"] <= sizes["client"] <= 800, sizes
+    assert sizes["widest"] <= sizes["client"], sizes
+
+
+def laid_out_at_800_px(html: str, tmp_path: Path) -> dict[str, float]:
+    """A test-only copy of the page with MEASURE added, laid out in an 800 px window: its measured sizes."""
     measured = tmp_path / "measured.html"
     measured.write_text(html.replace("</body>", MEASURE + "</body>"), encoding="utf-8")
     dom = browse(measured, "--window-size=800,2000", "--dump-dom")
     match = re.search(r'<pre id="measure">([^<]*)</pre>', dom)
     assert match is not None, dom[-2000:]
-    sizes = json.loads(match.group(1))
-    assert sizes["inner"] == 800
-    assert sizes["scroll"] <= sizes["client"] <= 800, sizes
-    assert sizes["widest"] <= sizes["client"], sizes
+    sizes: dict[str, float] = json.loads(match.group(1))
+    return sizes
 
 
 def screenshot(html: str, target: Path, height: int = 2000) -> None:

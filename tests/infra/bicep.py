@@ -34,6 +34,8 @@ LOGIC_APP = INFRA / "logicapp-sample.bicep"
 WORKFLOW = INFRA / "logicapp-workflow.json"
 REPORT_LOGIC_APP = INFRA / "logicapp-report.bicep"
 REPORT_WORKFLOW = INFRA / "logicapp-report-workflow.json"
+FLEET_LOGIC_APP = INFRA / "logicapp-fleet.bicep"
+FLEET_WORKFLOW = INFRA / "logicapp-fleet-workflow.json"
 BICEPCONFIG = INFRA / "bicepconfig.json"
 CI_WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
 AZURE_YAML = ROOT / "azure.yaml"
@@ -199,3 +201,9 @@ def evaluate(template: dict[str, Any], value: Any, parameters: dict[str, Any]) -
         if function == "unique_string":
             return unique_string(*map(str, args))
     raise AssertionError(f"cannot evaluate {json.dumps(value)}")
+
+
+def workflow_parameters(path: Path) -> dict[str, Any]:
+    """The parameters a Logic App's bicep passes to its workflow, by name."""
+    workflow = only_resource(path, "Microsoft.Logic/workflows")
+    return {key.strip("'"): value for key, value in workflow["properties"]["parameters"].items()}

@@ -16,11 +16,18 @@ from pydantic import ValidationError
 
 from snapshot.fleet import Group
 from snapshot.rounds import TIMEOUT_DEFAULT, TIMEOUT_MAX, TIMEOUT_MIN, RoundRequest
-from tests.infra.bicep import INFRA, body, condition, decorator, only_resource, parse, variable
-from tests.infra.workflow import all_actions, expressions, load, references, scopes
+from tests.infra.bicep import (
+    FLEET_LOGIC_APP,
+    FLEET_WORKFLOW,
+    body,
+    decorator,
+    only_resource,
+    parse,
+    variable,
+    workflow_parameters,
+)
+from tests.infra.workflow import all_actions, expressions, load, references, scopes, secured
 
-FLEET_LOGIC_APP = INFRA / "logicapp-fleet.bicep"
-FLEET_WORKFLOW = INFRA / "logicapp-fleet-workflow.json"
 SCHEMA = "https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#"
 SECRETS = {"functionKey", "teamsWebhookUrl"}
 # The X-Fleet-* headers GET /api/fleet/report answers (snapshot/http_fleet.py), one per group.
@@ -45,21 +52,8 @@ def actions() -> dict[str, dict[str, Any]]:
     return all_actions(definition())
 
 
-def secured(action: dict[str, Any]) -> set[str]:
-    return set(action.get("runtimeConfiguration", {}).get("secureData", {}).get("properties", []))
-
-
 def template() -> dict[str, Any]:
     return parse(FLEET_LOGIC_APP)
-
-
-def workflow_parameters() -> dict[str, Any]:
-    return {
-        key.strip("'"): value
-        for key, value in only_resource(FLEET_LOGIC_APP, "Microsoft.Logic/workflows")["properties"][
-            "parameters"
-        ].items()
-    }
 
 
 def duration(text: str) -> timedelta:
@@ -254,24 +248,11 @@ def test_teams_gets_an_adaptive_card_with_the_counts() -> None:
 # --- the Bicep -----------------------------------------------------------------------------------
 
 
-def test_the_bicep_parses_and_declares_the_outlook_connection_for_mail_only() -> None:
-    parsed = template()
-    connection = parsed["resources"]["outlook"]
-    assert connection["type"] == "Microsoft.Web/connections" and not connection["existing"]
-    assert condition(connection) == "sendsMail"
-    assert variable(parsed, "sendsMail") == {
-        "operator": {"type": "equals", "operands": {"operand_1": "notifyBy", "operand_2": "outlook"}}
-    }
-    assert body(connection)["properties"]["api"]["id"] == "office365ApiId"
-    managed = variable(parsed, "office365ApiId")["function"]
-    assert managed["type"] == "subscription_resource_id"
-    assert managed["parameters"]["resource_type"] == "Microsoft.Web/locations/managedApis"
-    assert managed["parameters"]["resource_name_2"] == "office365"
-    assert "parameterValues" not in json.dumps(body(connection)), "no credentials: the admin consents in the portal"
+# The Outlook connection (mail only, no credentials) is checked for both Logic Apps in test_logicapp_report.py.
 
 
 def test_the_workflow_gets_its_connection_key_and_every_parameter() -> None:
-    parsed, passed = template(), workflow_parameters()
+    parsed, passed = template(), workflow_parameters(FLEET_LOGIC_APP)
     assert set(passed) == set(definition()["parameters"])
     for name in set(passed) - {"functionHost", "functionKey", "$connections"}:
         assert passed[name]["value"] == name, f"{name}: pass the Bicep parameter of the same name"
@@ -312,7 +293,7 @@ def test_no_literal_key_or_secret_anywhere() -> None:
             assert marker.lower() not in text.lower(), f"{path.name}: {marker}"
         # Nothing that looks like a key: function keys and signatures are long runs of base64 characters.
         assert re.findall(r"[A-Za-z0-9+_-]{32,}={0,2}", text) == [], path.name
-    function_key = workflow_parameters()["functionKey"]["value"]
+    function_key = workflow_parameters(FLEET_LOGIC_APP)["functionKey"]["value"]
     assert not isinstance(function_key, str), "the key is read with listKeys(), never written"
 
 

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import functools
 import json
+from pathlib import Path
 from typing import Any
 
+import pytest
+
 from tests.infra.bicep import (
+    FLEET_LOGIC_APP,
     REPORT_LOGIC_APP,
     REPORT_WORKFLOW,
     body,
@@ -18,8 +22,9 @@ from tests.infra.bicep import (
     only_resource,
     parse,
     variable,
+    workflow_parameters,
 )
-from tests.infra.workflow import all_actions, expressions, load, references, scopes
+from tests.infra.workflow import all_actions, expressions, load, references, scopes, secured
 
 SECRETS = {"functionKey", "teamsWebhookUrl"}
 
@@ -33,21 +38,8 @@ def actions() -> dict[str, dict[str, Any]]:
     return all_actions(definition())
 
 
-def secured(action: dict[str, Any]) -> set[str]:
-    return set(action.get("runtimeConfiguration", {}).get("secureData", {}).get("properties", []))
-
-
 def template() -> dict[str, Any]:
     return parse(REPORT_LOGIC_APP)
-
-
-def workflow_parameters() -> dict[str, Any]:
-    return {
-        key.strip("'"): value
-        for key, value in only_resource(REPORT_LOGIC_APP, "Microsoft.Logic/workflows")["properties"][
-            "parameters"
-        ].items()
-    }
 
 
 # --- the workflow definition ---------------------------------------------------------------------
@@ -144,8 +136,9 @@ def test_teams_gets_an_adaptive_card_with_the_counts() -> None:
 # --- the Bicep -----------------------------------------------------------------------------------
 
 
-def test_the_bicep_parses_and_declares_the_outlook_connection_for_mail_only() -> None:
-    parsed = template()
+@pytest.mark.parametrize("path", [REPORT_LOGIC_APP, FLEET_LOGIC_APP], ids=["report", "fleet"])
+def test_the_bicep_parses_and_declares_the_outlook_connection_for_mail_only(path: Path) -> None:
+    parsed = parse(path)
     connection = parsed["resources"]["outlook"]
     assert connection["type"] == "Microsoft.Web/connections" and not connection["existing"]
     assert condition(connection) == "sendsMail"
@@ -161,7 +154,7 @@ def test_the_bicep_parses_and_declares_the_outlook_connection_for_mail_only() ->
 
 
 def test_the_workflow_gets_its_connection_key_and_every_required_parameter() -> None:
-    parsed, passed = template(), workflow_parameters()
+    parsed, passed = template(), workflow_parameters(REPORT_LOGIC_APP)
     required = {name for name, p in definition()["parameters"].items() if "defaultValue" not in p}
     assert required <= set(passed) <= set(definition()["parameters"])
     connections = passed["$connections"]["value"]["operator"]["operands"]

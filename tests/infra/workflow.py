@@ -64,3 +64,8 @@ def all_actions(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
             assert name not in found, f"action name {name} is used twice"
             found[name] = action
     return found
+
+
+def secured(action: dict[str, Any]) -> set[str]:
+    """What an action keeps out of run history (`runtimeConfiguration.secureData.properties`)."""
+    return set(action.get("runtimeConfiguration", {}).get("secureData", {}).get("properties", []))
