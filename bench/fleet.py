@@ -21,9 +21,8 @@ import time
 from collections import Counter
 from typing import Any
 
-from bench.stack import USER, Stack, reset_app, stack, use_app_environment, verdict
+from bench.stack import USER, Stack, multi_tenant_app, stack, verdict
 from bench.tenants import AT_ONCE, drain, register, tenant_ids
-from devtools import services
 
 TENANTS = int(os.environ.get("BENCH_FLEET_TENANTS", "1000"))
 
@@ -122,33 +121,20 @@ async def fleet_pages(table_requests: Counter[str]) -> list[dict[str, Any]]:
 
 
 async def measure(st: Stack) -> dict[str, Any]:
-    from snapshot import clients
-    from snapshot.usecases import fanout
-
-    table_requests: Counter[str] = Counter()
-
-    def count(_: Any) -> None:  # azure-core's raw_request_hook: once per Table request sent
-        table_requests["n"] += 1
+    from snapshot.usecases import fanout, fleet
 
     ids = tenant_ids(TENANTS)
     prepare_emulator(st, ids)
-    use_app_environment({**st.environment(), **services.multi_tenant_env()})
-    clients.STORE_CLIENT_OPTIONS["raw_request_hook"] = count
-    await reset_app()
-    await register(ids)
-    await set_standard()
-    await run_all(fanout.run)  # the standard's fleet messages, before the round (not part of it)
-    await warm_tokens(ids)
-    e2e = await round_end_to_end()
-    from snapshot.usecases import fleet
-
-    deviating = sum(1 for row in (await fleet.fleet_rows())[0] if row.deviations is not None)
-    pages = await fleet_pages(table_requests)
-    latest_round = await latest_round_id()
-    alone = await parts_alone(ids, latest_round)
-    clients.STORE_CLIENT_OPTIONS.pop("raw_request_hook", None)
-    await reset_app()
-    return {"e2e": e2e, "alone": alone, "pages": pages, "summarised": deviating}
+    async with multi_tenant_app(st) as table_requests:
+        await register(ids)
+        await set_standard()
+        await run_all(fanout.run)  # the standard's fleet messages, before the round (not part of it)
+        await warm_tokens(ids)
+        e2e = await round_end_to_end()
+        summarised = sum(1 for row in (await fleet.fleet_rows())[0] if row.deviations is not None)
+        pages = await fleet_pages(table_requests)
+        alone = await parts_alone(ids, await latest_round_id())
+    return {"e2e": e2e, "alone": alone, "pages": pages, "summarised": summarised}
 
 
 async def warm_tokens(ids: list[str]) -> None:

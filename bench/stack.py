@@ -6,7 +6,8 @@ import contextlib
 import os
 import statistics
 import uuid
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 from devtools import services
@@ -82,6 +83,23 @@ async def stored_job(st: Stack, env: dict[str, str], name: str) -> str:
     report = await poll.poll()
     assert report.downloaded == 1, report
     return str(job["id"])
+
+
+@contextlib.asynccontextmanager
+async def multi_tenant_app(st: Stack) -> AsyncIterator[Counter[str]]:
+    """The in-process app on this stack in tenancy=multi, its Table requests counted under "n" (azure-core's
+    raw_request_hook: once per request sent); the clients closed and the hook removed at the end."""
+    from snapshot import clients
+
+    table_requests: Counter[str] = Counter()
+    use_app_environment({**st.environment(), **services.multi_tenant_env()})
+    clients.STORE_CLIENT_OPTIONS["raw_request_hook"] = lambda _: table_requests.update(["n"])
+    await reset_app()
+    try:
+        yield table_requests
+    finally:
+        clients.STORE_CLIENT_OPTIONS.pop("raw_request_hook", None)
+        await reset_app()
 
 
 async def reset_app() -> None:

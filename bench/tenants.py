@@ -24,8 +24,7 @@ import uuid
 from collections import Counter
 from typing import Any
 
-from bench.stack import USER, Stack, reset_app, stack, use_app_environment, verdict
-from devtools import services
+from bench.stack import USER, Stack, multi_tenant_app, stack, verdict
 
 TENANTS = int(os.environ.get("BENCH_TENANTS", "1000"))
 JOBS_PER_TENANT = 2
@@ -191,28 +190,17 @@ async def tick(st: Stack, ids: list[str], table_requests: Counter[str]) -> dict[
 
 
 async def measure(st: Stack) -> list[dict[str, Any]]:
-    from snapshot import clients
-
-    table_requests: Counter[str] = Counter()
-
-    def count(_: Any) -> None:  # azure-core's raw_request_hook: once per Table request sent
-        table_requests["n"] += 1
-
     ids = tenant_ids(TENANTS)
     prepare_emulator(st, ids)
-    use_app_environment({**st.environment(), **services.multi_tenant_env()})
-    clients.STORE_CLIENT_OPTIONS["raw_request_hook"] = count
-    await reset_app()
-    await register(ids)
     rows = []
-    for name in ("cold", "steady"):
-        bare_s = await bare_send(len(ids) + 1)
-        ceiling_s, _ = await drain(BARE_QUEUE, nothing)
-        row = await tick(st, ids, table_requests)
-        rows.append({"tick": name, "bare_send_s": bare_s, "ceiling_s": ceiling_s, **row})
-    rows[-1]["direct_s"] = await direct(len(ids) + 1)
-    clients.STORE_CLIENT_OPTIONS.pop("raw_request_hook", None)
-    await reset_app()
+    async with multi_tenant_app(st) as table_requests:
+        await register(ids)
+        for name in ("cold", "steady"):
+            bare_s = await bare_send(len(ids) + 1)
+            ceiling_s, _ = await drain(BARE_QUEUE, nothing)
+            row = await tick(st, ids, table_requests)
+            rows.append({"tick": name, "bare_send_s": bare_s, "ceiling_s": ceiling_s, **row})
+        rows[-1]["direct_s"] = await direct(len(ids) + 1)
     return rows
 
 
