@@ -196,6 +196,17 @@ def working_in(tenant: Tenant, settings: Settings | None = None) -> Iterator[Ten
         yield tenant
 
 
+def current_tenant(settings: Settings | None = None) -> Tenant:
+    """The tenant of the work in progress: the one `working_in` set, else the home tenant."""
+    return tenancy.current(settings or get_settings())
+
+
+def tenant_named(value: str, settings: Settings | None = None) -> Tenant:
+    """The tenant a caller's or a message's id names (`home` or the home tenant's id: the home tenant);
+    ValidationFailed when it is not a tenant id."""
+    return tenancy.parse_tenant_id(settings or get_settings(), value)
+
+
 def graph_of(tenant: Tenant, settings: Settings | None = None) -> UtcmClient:
     """That tenant's Graph client (made, not called): TenancyIsSingle for another tenant than home in single mode."""
     return _graphs.get(settings or get_settings()).get(tenant)

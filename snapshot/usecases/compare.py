@@ -9,14 +9,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from snapshot import clients, errors, tenancy
+from snapshot import clients, errors
+from snapshot.clients import Tenant
 from snapshot.diff.merge import diff_streams
 from snapshot.diff.result import DiffSummary
 from snapshot.diff.tenant_values import TenantValues, learn_from, normalised, rules_applied
 from snapshot.models import JobRecord, Lifecycle
-from snapshot.settings import get_settings
 from snapshot.store import Store
-from snapshot.tenancy import Tenant
 from snapshot.usecases import reads, tenants
 
 LATEST = "latest"
@@ -45,7 +44,7 @@ class Compared:
         new = reads.stored_resources(self.new.id, self.new_store)
         if self.old_tenant is None:
             return old, new
-        current = tenancy.current(get_settings())
+        current = clients.current_tenant()
         old_values = TenantValues(_tenant_id(self.old, self.old_tenant))
         new_values = TenantValues(_tenant_id(self.new, current))
         await learn_from(old_values, old)
@@ -90,7 +89,7 @@ async def _across(job_id: str, against: str, resource_type: str | None) -> Compa
     new = await reads.stored_job(job_id)
     only = reads.resource_type_filter(resource_type)
     types = [only] if only else None
-    with tenancy.scoped(other):
+    with clients.working_in(other):
         old_store = clients.store()
         old = await _latest(old_store, new) if reference == LATEST else await reads.stored_job(reference)
     if reference == LATEST and types is None:
@@ -99,7 +98,7 @@ async def _across(job_id: str, against: str, resource_type: str | None) -> Compa
 
 
 def _pair(new: JobRecord, other: Tenant, old: JobRecord, old_store: Store, types: list[str] | None) -> Compared:
-    if other == tenancy.current(get_settings()):
+    if other == clients.current_tenant():
         return Compared(new, old, types, old_store, old_store)
     return Compared(new, old, types, clients.store(), old_store, old_tenant=other)
 
@@ -107,7 +106,7 @@ def _pair(new: JobRecord, other: Tenant, old: JobRecord, old_store: Store, types
 async def counts_against(new: JobRecord, tenant_id: str, snapshot_id: str, types: list[str] | None) -> DiffSummary:
     """The counts (no lists) of the diff from another tenant's (or this one's) stored snapshot to `new`."""
     other = await tenants.active(tenant_id)
-    with tenancy.scoped(other):
+    with clients.working_in(other):
         old_store = clients.store()
         old = await reads.stored_job(snapshot_id)
     return await counts_of(_pair(new, other, old, old_store, types))

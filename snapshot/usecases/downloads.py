@@ -18,11 +18,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-from snapshot import clients, errors, tenancy
+from snapshot import clients, errors
 from snapshot.models import JobRecord, Lifecycle
 from snapshot.onboarding import claim_holds
 from snapshot.queues import POLL_QUEUE, WorkMessage
-from snapshot.settings import get_settings
 from snapshot.store import Store
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.usecases import fleet, ingest, notify
@@ -48,7 +47,7 @@ async def hand_off(store: Store, records: list[JobRecord], report: TickReport) -
             report.fail(record.id, exc.detail)
             continue
         claimed.append(records[index])
-    tenant = tenancy.current(get_settings())
+    tenant = clients.current_tenant()
     messages = [WorkMessage(kind="content", tenantId=tenant.id, jobId=r.id, claimed=now) for r in claimed]
     try:
         await clients.queues().send(POLL_QUEUE, messages)

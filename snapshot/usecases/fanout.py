@@ -8,7 +8,7 @@ work (docs/tenants.md). The distributed engine is Azure Functions: it scales the
   the message carries its claim, which its run clears (only that claim: never a newer one). A claim older
   than onboarding.MESSAGE_LEASE is taken again (its message was lost, or its run died).
 - A poll hands each content it finds due to a `content` message of its own (usecases/downloads.py).
-- A tenant this deployment cannot reach (one left from a multi deployment now single) gets no message.
+- A tenant this deployment cannot reach (`clients.reaches`, decided where its credential is made) gets no message.
 - A run records its failure on the tenant's row (`last_error`) and raises, so the host tries the message
   again; a message that failed maxDequeueCount times lands in the poison queue, whose trigger marks the tenant
   `failing` with that error. A later run that succeeds makes it `ready` again.
@@ -22,13 +22,12 @@ import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from snapshot import clients, errors, tenancy
+from snapshot import clients, errors
+from snapshot.clients import Tenant
 from snapshot.onboarding import MESSAGE_LEASE, WORKING, TenantRecord, TenantStatus, claim_holds
 from snapshot.queues import DRIFTS_QUEUE, POLL_QUEUE, Kind, WorkMessage, parse_message
-from snapshot.settings import get_settings
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.store.tenants import TRANSACTION_ROWS
-from snapshot.tenancy import Tenant
 from snapshot.usecases import downloads, drifts, fleet, poll, rounds, tenants
 
 log = logging.getLogger(__name__)
@@ -222,7 +221,7 @@ async def _clear_claim(message: WorkMessage) -> None:
     if message.kind == "content":
         tenant = _job_tenant(message)
         if tenant is not None and message.jobId is not None:
-            with tenancy.scoped(tenant):
+            with clients.working_in(tenant):
                 await downloads.release(clients.store(), message.jobId, message.claimed)
         return
     await clients.store().tenants.apply(message.tenantId, lambda record: _claim_cleared(record, message))
@@ -272,7 +271,7 @@ async def poisoned(body: str) -> None:
 async def _content_gave_up(message: WorkMessage, reason: str) -> None:
     tenant = _job_tenant(message)
     if tenant is not None and message.jobId is not None:
-        with tenancy.scoped(tenant):
+        with clients.working_in(tenant):
             await downloads.gave_up(clients.store(), message.jobId, message.claimed, reason)
 
 
@@ -280,7 +279,7 @@ def _job_tenant(message: WorkMessage) -> Tenant | None:
     """The tenant of a content message's job row, even one removed meanwhile (None: not a tenant id, so no job
     row can be its)."""
     try:
-        return tenancy.parse_tenant_id(get_settings(), message.tenantId)
+        return clients.tenant_named(message.tenantId)
     except errors.ValidationFailed:
         return None
 

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from snapshot import clients, errors, tenancy
+from snapshot import clients, errors
 from snapshot.fleet import (
     LATEST,
     PAGE_MAX,
@@ -33,7 +33,6 @@ from snapshot.fleet import (
 from snapshot.models import JobRecord, Lifecycle
 from snapshot.onboarding import WORKING, TenantStatus
 from snapshot.queues import POLL_QUEUE, WorkMessage
-from snapshot.settings import get_settings
 from snapshot.store import Store
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.usecases import compare, quota, reads, tenants
@@ -55,7 +54,7 @@ async def get_standard() -> Standard:
 async def set_standard(request: StandardRequest) -> tuple[Standard, int]:
     """Name the standard; every working tenant's summary is then computed again (the count of messages sent)."""
     golden = await tenants.active(request.tenantId)
-    with tenancy.scoped(golden):
+    with clients.working_in(golden):
         if request.snapshotId == LATEST:
             job = await newest_stored(clients.store(), request.resourceTypes)
             if job is None:
@@ -124,7 +123,7 @@ async def summarise() -> Summary:
     """Compute the current tenant's summary from its rows and store it. The write is guarded by the ETag read
     before computing, so of two refreshes at once the one that read later state writes last."""
     store = clients.store()
-    tenant = tenancy.current(get_settings())
+    tenant = clients.current_tenant()
     for _ in range(ATTEMPTS):
         existing = await store.fleet.summary(tenant.id)
         fresh = await _computed(store, tenant.id, existing)
@@ -230,7 +229,7 @@ def _later(newest: JobRecord, standard: Standard) -> bool:
 async def note_drifts() -> None:
     """After a drift poll: the current tenant's count of active drifts on its summary."""
     store = clients.store()
-    tenant = tenancy.current(get_settings())
+    tenant = clients.current_tenant()
     active = len(await store.drifts.active())
     for _ in range(ATTEMPTS):
         existing = await store.fleet.summary(tenant.id) or Summary(tenant_id=tenant.id)

@@ -20,12 +20,11 @@ import logging
 import uuid
 from datetime import UTC, datetime
 
-from snapshot import clients, errors, tenancy
+from snapshot import clients, errors
 from snapshot.models import StartSnapshotRequest
 from snapshot.onboarding import WORKING
 from snapshot.queues import POLL_QUEUE, WorkMessage
 from snapshot.rounds import OPEN, Member, MemberState, Round, RoundRequest, deadline_of, outcome_of
-from snapshot.settings import get_settings
 from snapshot.store.fleet import ROUND_PARTITION, member_partition
 from snapshot.store.tables import ConcurrencyConflict
 from snapshot.usecases import start, tenants
@@ -109,7 +108,7 @@ async def _round(round_id: str) -> Round:
 
 async def start_member(round_id: str) -> None:
     """The `round` message's run in the current tenant: start its snapshot once, record the job on its member."""
-    tenant = tenancy.current(get_settings())
+    tenant = clients.current_tenant()
     table = clients.store().fleet
     round_ = await table.get_record(Round, ROUND_PARTITION, round_id)
     member = await table.get_record(Member, member_partition(round_id), tenant.id)
@@ -202,6 +201,6 @@ async def _outcome(member: Member, round_: Round, now: datetime, gate: asyncio.S
     job = None
     if member.job_id is not None:
         async with gate:
-            tenant = tenancy.parse_tenant_id(get_settings(), member.tenant_id)
+            tenant = tenants.tenant_of_id(member.tenant_id)
             job = await clients.store().for_tenant(tenant).jobs.get(member.job_id)
     return outcome_of(member, job, round_, now)
