@@ -91,7 +91,11 @@ async def _across(job_id: str, against: str, resource_type: str | None) -> Compa
     types = [only] if only else None
     with clients.working_in(other):
         old_store = clients.store()
-        old = await _latest(old_store, new) if reference == LATEST else await reads.stored_job(reference)
+        old = (
+            await latest_stored(old_store, reads.types_of(new))
+            if reference == LATEST
+            else await reads.stored_job(reference)
+        )
     if reference == LATEST and types is None:
         types = sorted(reads.types_of(new))
     return _pair(new, other, old, old_store, types)
@@ -117,9 +121,8 @@ async def counts_of(pair: Compared) -> DiffSummary:
     return (await diff_streams(old, new, pair.resource_types, max_entries=0, max_changes=0)).summary
 
 
-async def _latest(store: Store, new: JobRecord) -> JobRecord:
-    """The tenant's newest stored snapshot whose resource types include all of `new`'s."""
-    wanted = reads.types_of(new)
+async def latest_stored(store: Store, wanted: set[str]) -> JobRecord:
+    """The tenant's newest stored snapshot whose resource types (lower-cased) include all of `wanted`."""
     continuation: str | None = None
     looked = 0
     while True:
@@ -131,8 +134,8 @@ async def _latest(store: Store, new: JobRecord) -> JobRecord:
                     return candidate
         if continuation is None:
             raise errors.NotFound(
-                f"the tenant has no stored snapshot with all of {new.id}'s resource types ({', '.join(sorted(wanted))}):"
-                f" {looked} stored snapshot(s) looked at"
+                f"the tenant has no stored snapshot with all of the resource types {', '.join(sorted(wanted))}: "
+                f"{looked} stored snapshot(s) looked at"
             )
 
 

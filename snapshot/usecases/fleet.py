@@ -56,10 +56,7 @@ async def set_standard(request: StandardRequest) -> tuple[Standard, int]:
     golden = await tenants.active(request.tenantId)
     with clients.working_in(golden):
         if request.snapshotId == LATEST:
-            job = await newest_stored(clients.store(), request.resourceTypes)
-            if job is None:
-                wanted = ", ".join(request.resourceTypes or ["any"])
-                raise errors.NotFound(f"tenant {golden.id} has no stored snapshot with the resource types {wanted}")
+            job = await compare.latest_stored(clients.store(), {name.lower() for name in request.resourceTypes or []})
         else:
             job = await reads.stored_job(request.snapshotId)
     types = request.resourceTypes or sorted(job.resource_type_counts or job.resources)
@@ -107,16 +104,6 @@ async def refresh_later(tenant_id: str) -> None:
         await clients.queues().send(POLL_QUEUE, [WorkMessage(kind="fleet", tenantId=tenant_id)])
     except Exception as exc:  # the delete itself succeeded; the summary is repaired by the next refresh
         log.warning("fleet summary of %s not queued for a refresh: %s", tenant_id, type(exc).__name__)
-
-
-async def newest_stored(store: Store, types: list[str] | None = None) -> JobRecord | None:
-    """The tenant's newest stored snapshot (with all of `types`, if given), looked for in its newest jobs."""
-    wanted = {name.lower() for name in types or []}
-    page, _ = await store.jobs.page(None, JOBS_LOOKED_AT, None)
-    for record in page:
-        if record.lifecycle == Lifecycle.STORED and wanted <= reads.types_of(record):
-            return record
-    return None
 
 
 async def summarise() -> Summary:

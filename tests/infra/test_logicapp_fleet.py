@@ -26,7 +26,7 @@ from tests.infra.bicep import (
     variable,
     workflow_parameters,
 )
-from tests.infra.workflow import all_actions, expressions, load, references, scopes, secured
+from tests.infra.workflow import all_actions, expressions, load, outlook_mail_inputs, references, scopes, secured
 
 SCHEMA = "https://schema.management.azure.com/providers/Microsoft.Logic/schemas/2016-06-01/workflowdefinition.json#"
 SECRETS = {"functionKey", "teamsWebhookUrl"}
@@ -208,23 +208,11 @@ def test_sends_every_week_unless_told_to_stay_quiet() -> None:
     assert template()["parameters"]["sendWhenQuiet"]["default"] is True
 
 
-def test_the_sender_is_a_parameter_choice_covering_every_allowed_value() -> None:
-    switch = actions()["Send_by"]
-    assert switch["type"] == "Switch" and switch["expression"] == "@parameters('notifyBy')"
-    cases = {case["case"]: list(case["actions"]) for case in switch["cases"].values()}
-    assert cases == {"outlook": ["Send_fleet_report_by_mail"], "teams": ["Post_to_Teams"]}
-    assert set(cases) == set(definition()["parameters"]["notifyBy"]["allowedValues"])
-    assert set(cases) == set(decorator(template()["parameters"]["notifyBy"], "allowed"))
+# The sender switch (outlook / teams, every allowed value) is checked for both Logic Apps in test_logicapp_report.py.
 
 
 def test_outlook_sends_the_page_as_the_html_body_with_the_counts_in_the_subject() -> None:
-    mail = actions()["Send_fleet_report_by_mail"]
-    assert mail["type"] == "ApiConnection"
-    inputs = mail["inputs"]
-    assert inputs["host"]["connection"]["name"] == "@parameters('$connections')['office365']['connectionId']"
-    assert (inputs["method"], inputs["path"]) == ("post", "/v2/Mail")  # Send an email (V2)
-    assert inputs["body"]["Body"] == "@{body('Get_fleet_report')}"
-    assert inputs["body"]["To"] == "@parameters('mailTo')"
+    inputs = outlook_mail_inputs(actions()["Send_fleet_report_by_mail"], "Get_fleet_report")
     subject = inputs["body"]["Subject"]
     for header in FLEET_HEADERS.values():
         assert HEADER.format(header) in subject

@@ -14,6 +14,7 @@ import pytest
 
 from tests.infra.bicep import (
     FLEET_LOGIC_APP,
+    FLEET_WORKFLOW,
     REPORT_LOGIC_APP,
     REPORT_WORKFLOW,
     body,
@@ -24,7 +25,7 @@ from tests.infra.bicep import (
     variable,
     workflow_parameters,
 )
-from tests.infra.workflow import all_actions, expressions, load, references, scopes, secured
+from tests.infra.workflow import all_actions, expressions, load, outlook_mail_inputs, references, scopes, secured
 
 SECRETS = {"functionKey", "teamsWebhookUrl"}
 
@@ -104,23 +105,25 @@ def test_sends_only_when_the_summary_has_changes() -> None:
     assert list(gate["actions"]) == ["Send_by"] and gate["else"]["actions"] == {}
 
 
-def test_the_sender_is_a_parameter_choice_covering_every_allowed_value() -> None:
-    switch = actions()["Send_by"]
+@pytest.mark.parametrize(
+    ("logic_app", "workflow", "mail"),
+    [(REPORT_LOGIC_APP, REPORT_WORKFLOW, "Send_report_by_mail"),
+     (FLEET_LOGIC_APP, FLEET_WORKFLOW, "Send_fleet_report_by_mail")],
+    ids=["report", "fleet"],
+)  # fmt: skip
+def test_the_sender_is_a_parameter_choice_covering_every_allowed_value(
+    logic_app: Path, workflow: Path, mail: str
+) -> None:
+    switch = all_actions(load(workflow))["Send_by"]
     assert switch["type"] == "Switch" and switch["expression"] == "@parameters('notifyBy')"
     cases = {case["case"]: list(case["actions"]) for case in switch["cases"].values()}
-    assert cases == {"outlook": ["Send_report_by_mail"], "teams": ["Post_to_Teams"]}
-    assert set(cases) == set(definition()["parameters"]["notifyBy"]["allowedValues"])
-    assert set(cases) == set(decorator(template()["parameters"]["notifyBy"], "allowed"))
+    assert cases == {"outlook": [mail], "teams": ["Post_to_Teams"]}
+    assert set(cases) == set(load(workflow)["parameters"]["notifyBy"]["allowedValues"])
+    assert set(cases) == set(decorator(parse(logic_app)["parameters"]["notifyBy"], "allowed"))
 
 
 def test_outlook_sends_the_report_as_the_html_body_through_the_connection() -> None:
-    mail = actions()["Send_report_by_mail"]
-    assert mail["type"] == "ApiConnection"
-    inputs = mail["inputs"]
-    assert inputs["host"]["connection"]["name"] == "@parameters('$connections')['office365']['connectionId']"
-    assert (inputs["method"], inputs["path"]) == ("post", "/v2/Mail")  # Send an email (V2)
-    assert inputs["body"]["Body"] == "@{body('Get_report')}"
-    assert inputs["body"]["To"] == "@parameters('mailTo')"
+    outlook_mail_inputs(actions()["Send_report_by_mail"], "Get_report")
 
 
 def test_teams_gets_an_adaptive_card_with_the_counts() -> None:

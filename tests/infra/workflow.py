@@ -69,3 +69,15 @@ def all_actions(definition: dict[str, Any]) -> dict[str, dict[str, Any]]:
 def secured(action: dict[str, Any]) -> set[str]:
     """What an action keeps out of run history (`runtimeConfiguration.secureData.properties`)."""
     return set(action.get("runtimeConfiguration", {}).get("secureData", {}).get("properties", []))
+
+
+def outlook_mail_inputs(mail: dict[str, Any], page_action: str) -> dict[str, Any]:
+    """The inputs of an Office 365 "Send an email (V2)" action that sends `page_action`'s body as its HTML body
+    to `mailTo` through the workflow's office365 connection (asserted here); for the caller's own checks."""
+    assert mail["type"] == "ApiConnection"
+    inputs: dict[str, Any] = mail["inputs"]
+    assert inputs["host"]["connection"]["name"] == "@parameters('$connections')['office365']['connectionId']"
+    assert (inputs["method"], inputs["path"]) == ("post", "/v2/Mail")  # Send an email (V2)
+    assert inputs["body"]["Body"] == f"@{{body('{page_action}')}}"
+    assert inputs["body"]["To"] == "@parameters('mailTo')"
+    return inputs
