@@ -52,7 +52,24 @@ async def run_all(work: Any) -> None:
     await drain(POLL_QUEUE, work)
 
 
-async def round_end_to_end() -> dict[str, float]:
+async def in_each(ids: list[str], work: Any) -> float:
+    """`work()` in the home tenant and in each of `ids`' tenants, AT_ONCE at a time; the seconds it took."""
+    from snapshot import clients
+
+    tenants = [clients.tenant_named("home"), *(clients.tenant_named(t) for t in ids)]
+    gate = asyncio.Semaphore(AT_ONCE)
+
+    async def one(tenant: Any) -> None:
+        async with gate:
+            with clients.working_in(tenant):
+                await work()
+
+    begun = time.perf_counter()
+    await asyncio.gather(*(one(t) for t in tenants))
+    return time.perf_counter() - begun
+
+
+async def round_end_to_end() -> tuple[str, dict[str, float]]:
     from snapshot.rounds import RoundRequest
     from snapshot.usecases import fanout, rounds
 
@@ -71,37 +88,21 @@ async def round_end_to_end() -> dict[str, float]:
     assert outcomes == {"stored": len(members)}, outcomes
     phases["status"] = time.perf_counter() - started - polls_end
     phases["total"] = time.perf_counter() - started
-    return phases
+    return round_.id, phases
 
 
 async def parts_alone(ids: list[str], round_id: str) -> dict[str, float]:
-    from snapshot import clients, tenancy
     from snapshot.models import StartSnapshotRequest
-    from snapshot.settings import get_settings
     from snapshot.usecases import fleet, poll, rounds, start
 
-    settings = get_settings()
-    tenants = [tenancy.home_tenant(settings), *(tenancy.parse_tenant_id(settings, t) for t in ids)]
-    gate = asyncio.Semaphore(AT_ONCE)
-
-    async def in_each(work: Any) -> float:
-        async def one(tenant: tenancy.Tenant) -> None:
-            async with gate:
-                with clients.working_in(tenant):
-                    await work()
-
-        begun = time.perf_counter()
-        await asyncio.gather(*(one(t) for t in tenants))
-        return time.perf_counter() - begun
-
     request = StartSnapshotRequest(displayName="Fleet direct start", resources=[USER])
-    starts = await in_each(lambda: start.start_snapshot(request))
+    starts = await in_each(ids, lambda: start.start_snapshot(request))
 
     async def poll_and_summarise() -> None:
         await poll.poll()
         await fleet.summarise()
 
-    polls = await in_each(poll_and_summarise)
+    polls = await in_each(ids, poll_and_summarise)
     begun = time.perf_counter()
     await rounds.status(round_id)
     return {"start": starts, "polls": polls, "status": time.perf_counter() - begun}
@@ -121,6 +122,7 @@ async def fleet_pages(table_requests: Counter[str]) -> list[dict[str, Any]]:
 
 
 async def measure(st: Stack) -> dict[str, Any]:
+    from snapshot import clients
     from snapshot.usecases import fanout, fleet
 
     ids = tenant_ids(TENANTS)
@@ -129,37 +131,12 @@ async def measure(st: Stack) -> dict[str, Any]:
         await register(ids)
         await set_standard()
         await run_all(fanout.run)  # the standard's fleet messages, before the round (not part of it)
-        await warm_tokens(ids)
-        e2e = await round_end_to_end()
+        await in_each(ids, lambda: clients.graph().list_jobs())  # each token fetched before either measurement
+        round_id, e2e = await round_end_to_end()
         summarised = sum(1 for row in (await fleet.fleet_rows())[0] if row.deviations is not None)
         pages = await fleet_pages(table_requests)
-        alone = await parts_alone(ids, await latest_round_id())
+        alone = await parts_alone(ids, round_id)
     return {"e2e": e2e, "alone": alone, "pages": pages, "summarised": summarised}
-
-
-async def warm_tokens(ids: list[str]) -> None:
-    """Each tenant's Graph token fetched once (one job list), so neither measurement pays for it."""
-    from snapshot import clients, tenancy
-    from snapshot.settings import get_settings
-
-    settings = get_settings()
-    gate = asyncio.Semaphore(AT_ONCE)
-
-    async def one(tenant_id: str) -> None:
-        async with gate:
-            with clients.working_in(tenancy.parse_tenant_id(settings, tenant_id)):
-                await clients.graph().list_jobs()
-
-    await asyncio.gather(*(one(t) for t in ids))
-
-
-async def latest_round_id() -> str:
-    from snapshot import clients
-    from snapshot.rounds import Round
-    from snapshot.store.fleet import ROUND_PARTITION
-
-    rounds = await clients.store().fleet.records(Round, ROUND_PARTITION)
-    return rounds[0].id
 
 
 def main() -> None:

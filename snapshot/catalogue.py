@@ -35,6 +35,15 @@ def canonical(name: str) -> str | None:
     return _by_lower().get(name.strip().lower())
 
 
+def documented_types(names: list[str]) -> list[str]:
+    """`names` in their documented spelling, each once, in order; ValueError naming every unknown one (a
+    pydantic validator's answer: the field and these messages)."""
+    unknown = [name for name in names if canonical(name) is None]
+    if unknown:
+        raise ValueError("; ".join(unknown_type_message(name) for name in unknown))
+    return list(dict.fromkeys(canonical(name) or name for name in names))
+
+
 def suggestions(name: str, limit: int = 3) -> list[str]:
     """The closest known names, for a 'did you mean' message."""
     matches = difflib.get_close_matches(name.strip().lower(), list(_by_lower()), n=limit, cutoff=0.6)

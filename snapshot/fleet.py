@@ -14,10 +14,9 @@ from urllib.parse import quote
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from snapshot import catalogue
-from snapshot.models import GRAPH_JOB_LIMIT
+from snapshot.models import GRAPH_JOB_LIMIT, LATEST
 from snapshot.onboarding import TenantRecord, TenantStatus
 
-LATEST = "latest"
 PAGE_MAX = 100
 
 
@@ -37,16 +36,7 @@ class StandardRequest(BaseModel):
     @field_validator("resourceTypes")
     @classmethod
     def _known(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        names: list[str] = []
-        for name in value:
-            known = catalogue.canonical(name)
-            if known is None:
-                raise ValueError(catalogue.unknown_type_message(name))
-            if known not in names:
-                names.append(known)
-        return names
+        return None if value is None else catalogue.documented_types(value)
 
 
 class Standard(BaseModel):
@@ -166,6 +156,11 @@ class FleetRow(BaseModel):
             return Group.ATTENTION
         changes = self.summary.changes if self.summary is not None else None
         return Group.CHANGED if changes is not None and changes.total > 0 else Group.QUIET
+
+
+def group_counts(rows: list[FleetRow]) -> dict[str, int]:
+    """Tenants per group, every group named (in page order)."""
+    return {group.value: sum(1 for row in rows if row.group == group) for group in Group}
 
 
 OrderBy = Literal["deviations", "age", "name"]

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import azure.functions as func
 
-from snapshot.fleet import Group, StandardRequest, ordered, row_view
+from snapshot.fleet import StandardRequest, group_counts, ordered, row_view
 from snapshot.http_support import api_base, handled, json_response, next_link, read_json_body, round_url
 from snapshot.models import parse_body, parse_idempotency_key
 from snapshot.report import fleet_page
@@ -60,9 +60,7 @@ async def get_fleet_report(req: func.HttpRequest) -> func.HttpResponse:
     now, base = datetime.now(UTC), api_base(req)
     views = [row_view(row, base, now) for row in ordered(rows, "deviations")]
     html = fleet_page.page(views, standard.view() if standard else None, now)
-    headers = {
-        f"X-Fleet-{group.value.capitalize()}": str(sum(v["group"] == group.value for v in views)) for group in Group
-    }
+    headers = {f"X-Fleet-{group.capitalize()}": str(count) for group, count in group_counts(rows).items()}
     return func.HttpResponse(html, status_code=200, headers=headers, mimetype="text/html", charset="utf-8")
 
 

@@ -99,12 +99,12 @@ class FederatedCredential:
     """A tenant's credential: the managed identity's exchange token as the app registration's client assertion."""
 
     def __init__(
-        self, settings: Settings, tenant: Tenant, identity: ManagedIdentityCredential, shelf: TokenShelf | None = None
+        self, settings: Settings, tenant: Tenant, identity: ManagedIdentityCredential, shelf: TokenShelf
     ) -> None:
         assert settings.app_client_id is not None  # Settings refuses tenancy=multi without it
         self.tenant = tenant
         self._identity = identity
-        self._shelf = shelf or TokenShelf()
+        self._shelf = shelf
         self._exchange_scope = settings.token_exchange_audience.rstrip("/") + "/.default"
         self._assertion = ""
         self._credential = ClientAssertionCredential(

@@ -32,6 +32,7 @@ GRAPH_JOB_LIMIT = 12  # jobs Graph shows at most (documented: docs/graph-utcm.md
 CONTENT_ATTEMPTS_MAX = 5
 CONTENT_RETRY_FIRST = timedelta(minutes=1)
 PREVIOUS = "previous"  # `against=previous`: the snapshot a diff or report compares with, found by the app
+LATEST = "latest"  # `<tenant>:latest` and the fleet standard's `latest`: the newest stored snapshot that fits
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -36,12 +36,7 @@ class RoundRequest(BaseModel):
     @field_validator("resourceTypes")
     @classmethod
     def _known(cls, value: list[str] | None) -> list[str] | None:
-        if value is None:
-            return None
-        unknown = [name for name in value if catalogue.canonical(name) is None]
-        if unknown:
-            raise ValueError("; ".join(catalogue.unknown_type_message(name) for name in unknown))
-        return list(dict.fromkeys(catalogue.canonical(name) or name for name in value))
+        return None if value is None else catalogue.documented_types(value)
 
 
 class Round(BaseModel):
@@ -84,7 +79,6 @@ class Member(BaseModel):
     state: MemberState = MemberState.QUEUED
     job_id: str | None = None
     detail: str | None = None  # Graph's or the app's text behind `failed` or `timedOut`
-    decided: datetime | None = None
     etag: str | None = Field(None, exclude=True)
 
 
@@ -93,20 +87,20 @@ def outcome_of(member: Member, job: JobRecord | None, round_: Round, now: dateti
     if member.state not in OPEN:
         return member
     if member.state == MemberState.STARTED and job is None:
-        return _decided(member, MemberState.FAILED, f"its job {member.job_id} is no longer stored", now)
+        return _decided(member, MemberState.FAILED, f"its job {member.job_id} is no longer stored")
     if job is not None and job.lifecycle == Lifecycle.STORED:
-        return _decided(member, MemberState.STORED, None, now)
+        return _decided(member, MemberState.STORED, None)
     if job is not None and job.lifecycle in (Lifecycle.FAILED, Lifecycle.NO_CONTENT):
         reason = job.content_error or "; ".join(job.error_details) or f"the job ended {job.status.value}"
-        return _decided(member, MemberState.FAILED, reason[:500], now)
+        return _decided(member, MemberState.FAILED, reason[:500])
     if now >= round_.deadline:
         where = "its snapshot was not started" if job is None else f"its job {job.id} was not stored"
-        return _decided(member, MemberState.TIMED_OUT, f"{where} by the round's deadline", now)
+        return _decided(member, MemberState.TIMED_OUT, f"{where} by the round's deadline")
     return member
 
 
-def _decided(member: Member, state: MemberState, detail: str | None, now: datetime) -> Member:
-    return member.model_copy(update={"state": state, "detail": detail or member.detail, "decided": now})
+def _decided(member: Member, state: MemberState, detail: str | None) -> Member:
+    return member.model_copy(update={"state": state, "detail": detail or member.detail})
 
 
 def deadline_of(started: datetime, request: RoundRequest) -> datetime:

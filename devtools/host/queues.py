@@ -45,7 +45,6 @@ class Lease:
         self.queue = queue
         self.message = message
         self.seconds = seconds
-        self.renewals = 0
         self._stopped = asyncio.Event()
         self._task = asyncio.ensure_future(self._keep())
 
@@ -60,7 +59,6 @@ class Lease:
             except Exception:  # the host logs and carries on: the run goes on, the message may be delivered again
                 log.exception("lease of message %s not renewed", self.message.id)
                 return
-            self.renewals += 1
 
     async def stop(self) -> None:
         self._stopped.set()

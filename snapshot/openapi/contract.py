@@ -170,7 +170,7 @@ def accepted(description: str) -> Answer:
 
 NOT_STORED = problem(409, "The job's content is not stored (yet, or at all).")
 
-CROSS_TENANT_PATTERN = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|home):.+$"
+CROSS_TENANT_PATTERN = TENANT_ID_PATTERN.removesuffix("$") + ":.+$"  # <tenantId>:<snapshot id or latest>
 AGAINST = Parameter(
     "against",
     "query",

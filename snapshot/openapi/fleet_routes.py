@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import get_args
+
+from snapshot.fleet import OrderBy
 from snapshot.models import IDEMPOTENCY_KEY_MAX
 from snapshot.openapi.contract import (
     CONTINUATION_TOKEN,
@@ -18,7 +21,7 @@ from snapshot.openapi.fleet_schemas import FLEET_TOP_SCHEMA
 ORDER_BY = Parameter(
     "orderBy",
     "query",
-    {"type": "string", "enum": ["deviations", "age", "name"], "default": "deviations"},
+    {"type": "string", "enum": list(get_args(OrderBy)), "default": get_args(OrderBy)[0]},
     "deviations: most first; age: the oldest last snapshot first; name.",
 )
 FLEET_TOP = Parameter("top", "query", FLEET_TOP_SCHEMA, "Tenants per page.")

@@ -37,7 +37,7 @@ class FleetTable:
         self._tables = tables
         self._name = name
 
-    async def _get(self, model: type[M], partition: str, row: str) -> M | None:
+    async def get_record(self, model: type[M], partition: str, row: str) -> M | None:
         if not is_table_key(row):
             return None
         table = await self._tables.get(self._name)
@@ -47,7 +47,7 @@ class FleetTable:
             except ResourceNotFoundError:
                 return None
 
-    async def _all(self, model: type[M], partition: str) -> list[M]:
+    async def records(self, model: type[M], partition: str) -> list[M]:
         table = await self._tables.get(self._name)
         with storage_errors():
             rows = table.query_entities("PartitionKey eq @p", parameters={"p": partition})
@@ -69,7 +69,7 @@ class FleetTable:
         return meta.get("etag")
 
     async def standard(self) -> Standard | None:
-        return await self._get(Standard, STANDARD_PARTITION, STANDARD_ROW)
+        return await self.get_record(Standard, STANDARD_PARTITION, STANDARD_ROW)
 
     async def save_standard(self, standard: Standard) -> Standard:
         """Write the standard if nobody changed it since it was read (`etag`; None: there was none)."""
@@ -77,10 +77,10 @@ class FleetTable:
         return standard.model_copy(update={"etag": etag})
 
     async def summary(self, tenant_id: str) -> Summary | None:
-        return await self._get(Summary, SUMMARY_PARTITION, tenant_id)
+        return await self.get_record(Summary, SUMMARY_PARTITION, tenant_id)
 
     async def summaries(self) -> list[Summary]:
-        return await self._all(Summary, SUMMARY_PARTITION)
+        return await self.records(Summary, SUMMARY_PARTITION)
 
     async def save_summary(self, summary: Summary) -> Summary:
         """Write the summary if its row is unchanged since it was read (`etag`; None: there was none)."""
@@ -88,15 +88,7 @@ class FleetTable:
         return summary.model_copy(update={"etag": etag})
 
     async def delete_summary(self, tenant_id: str) -> None:
-        table = await self._tables.get(self._name)
-        with storage_errors(), contextlib.suppress(ResourceNotFoundError):
-            await table.delete_entity(SUMMARY_PARTITION, tenant_id)
-
-    async def get_record(self, model: type[M], partition: str, row: str) -> M | None:
-        return await self._get(model, partition, row)
-
-    async def records(self, model: type[M], partition: str) -> list[M]:
-        return await self._all(model, partition)
+        await self.delete_record(SUMMARY_PARTITION, tenant_id)
 
     async def insert_record(self, partition: str, row: str, record: BaseModel) -> None:
         """Add a row; ConcurrencyConflict if it is already there."""

@@ -14,11 +14,10 @@ from snapshot.clients import Tenant
 from snapshot.diff.merge import diff_streams
 from snapshot.diff.result import DiffSummary
 from snapshot.diff.tenant_values import TenantValues, learn_from, normalised, rules_applied
-from snapshot.models import JobRecord, Lifecycle
+from snapshot.models import LATEST, JobRecord, Lifecycle
 from snapshot.store import Store
 from snapshot.usecases import reads, tenants
 
-LATEST = "latest"
 PAGE = 100
 
 

@@ -33,10 +33,15 @@ from snapshot.usecases import downloads, drifts, fleet, poll, rounds, tenants
 log = logging.getLogger(__name__)
 
 PROBE_EVERY = timedelta(minutes=5)
-# Messages sent without a claim on the tenant's row: a content message claims its job's row, a fleet summary
-# is computed from rows (one run twice computes the same summary), and a round's member starts its snapshot
-# with the round's Idempotency-Key (one run twice starts one job).
-UNCLAIMED = frozenset({"content", "fleet", "round"})
+# Each kind's claim column on the tenant's row (a probe is claimed as the poll it replaces), None for the kinds
+# sent without one: a content message claims its job's row, a fleet summary is computed from rows (one run
+# twice computes the same summary), and a round's member starts its snapshot with the round's Idempotency-Key
+# (one run twice starts one job).
+CLAIM_COLUMN: dict[Kind, str | None] = {
+    "poll": "poll_queued", "probe": "poll_queued", "drifts": "drifts_queued",
+    "content": None, "fleet": None, "round": None,
+}  # fmt: skip
+UNCLAIMED = frozenset(kind for kind, column in CLAIM_COLUMN.items() if column is None)
 BATCHES_IN_FLIGHT = 4  # claim transactions (of up to 100 tenants) at once, each then sending its messages
 
 
@@ -49,8 +54,10 @@ class FanOut:
 
 
 def _column(kind: Kind) -> str:
-    """The tenant row's claim column of a kind of message (a probe is claimed as the poll it replaces)."""
-    return "drifts_queued" if kind == "drifts" else "poll_queued"
+    """The tenant row's claim column of a kind of message that has one."""
+    column = CLAIM_COLUMN[kind]
+    assert column is not None, f"{kind} messages claim no tenant row"
+    return column
 
 
 def _work_for(record: TenantRecord, kind: Kind, now: datetime) -> Kind | None:
@@ -157,6 +164,8 @@ async def run(body: str) -> None:
         except Exception as exc:
             await clients.store().tenants.apply(tenant.id, {"last_error": _about(message) + describe(exc)})
             raise
+    if message.kind in UNCLAIMED and note is None:
+        return  # nothing to clear and nothing to say on the tenant's row
     await clients.store().tenants.apply(tenant.id, lambda record: _done(record, message, note))
 
 

@@ -12,25 +12,24 @@ from __future__ import annotations
 import contextlib
 import logging
 import re
-from collections import Counter
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import get_args
 
 from snapshot import clients, errors
 from snapshot.fleet import (
-    LATEST,
     PAGE_MAX,
     Counts,
     FleetRow,
-    Group,
     OrderBy,
     Standard,
     StandardRequest,
     Summary,
     deviations_by_workload,
+    group_counts,
     ordered,
 )
-from snapshot.models import JobRecord, Lifecycle
+from snapshot.models import LATEST, JobRecord, Lifecycle
 from snapshot.onboarding import WORKING, TenantStatus
 from snapshot.queues import POLL_QUEUE, WorkMessage
 from snapshot.store import Store
@@ -40,7 +39,7 @@ from snapshot.usecases import compare, quota, reads, tenants
 log = logging.getLogger(__name__)
 ATTEMPTS = 5
 JOBS_LOOKED_AT = 100  # one page: Graph keeps at most 12 jobs, so the newest stored one is among them in practice
-ORDERS: tuple[OrderBy, ...] = ("deviations", "age", "name")
+ORDERS: tuple[OrderBy, ...] = get_args(OrderBy)
 WHOLE = re.compile(r"[0-9]{1,7}")  # ASCII digits only: str.isdigit() also takes "²", which int() refuses
 
 
@@ -245,10 +244,9 @@ async def page(order_by: str | None, top: str | None, token: str | None) -> Flee
     rows, standard = await fleet_rows()
     chosen = ordered(rows, order)[offset : offset + size]
     following = offset + size
-    groups = Counter(row.group.value for row in rows)
     return FleetPage(
         chosen, str(following) if following < len(rows) else None, len(rows),
-        {group.value: groups.get(group.value, 0) for group in Group}, standard,
+        group_counts(rows), standard,
     )  # fmt: skip
 
 
@@ -264,8 +262,9 @@ async def fleet_rows() -> tuple[list[FleetRow], Standard | None]:
 
 
 def _order(value: str | None) -> OrderBy:
+    chosen = ORDERS[0] if value is None else value
     for order in ORDERS:
-        if (ORDERS[0] if value is None else value) == order:
+        if chosen == order:
             return order
     raise errors.ValidationFailed([errors.FieldError("orderBy", f"must be one of {', '.join(ORDERS)}")])
 

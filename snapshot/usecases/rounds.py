@@ -88,7 +88,7 @@ async def _resume(round_: Round) -> tuple[Round, list[Member]]:
     queued = [member for member in members if member.state == MemberState.QUEUED]
     if queued and datetime.now(UTC) < round_.deadline:
         await _send(round_, queued)
-    return await status(round_.id)
+    return round_, await _outcomes(round_, members)
 
 
 async def _standard_types() -> list[str]:
@@ -133,7 +133,7 @@ async def start_member(round_id: str) -> None:
 
 def _failed(member: Member, reason: str) -> Member:
     detail = f"its snapshot could not be started: {reason}"[:500]
-    return member.model_copy(update={"state": MemberState.FAILED, "detail": detail, "decided": datetime.now(UTC)})
+    return member.model_copy(update={"state": MemberState.FAILED, "detail": detail})
 
 
 async def _save(round_id: str, member: Member) -> None:
@@ -155,8 +155,10 @@ async def gave_up(round_id: str, tenant_id: str, reason: str) -> None:
 async def status(round_id: str) -> tuple[Round, list[Member]]:
     """The round with each member's outcome as its job's row shows it now; decided outcomes are kept."""
     round_ = await _round(round_id)
-    table = clients.store().fleet
-    members = await table.records(Member, member_partition(round_id))
+    return round_, await _outcomes(round_, await clients.store().fleet.records(Member, member_partition(round_id)))
+
+
+async def _outcomes(round_: Round, members: list[Member]) -> list[Member]:
     now = datetime.now(UTC)
     gate = asyncio.Semaphore(READS_IN_FLIGHT)
     current = await asyncio.gather(*(_outcome(member, round_, now, gate) for member in members))
@@ -164,10 +166,10 @@ async def status(round_id: str) -> tuple[Round, list[Member]]:
 
     async def keep(member: Member) -> None:
         async with gate:
-            await _save(round_id, member)
+            await _save(round_.id, member)
 
     await asyncio.gather(*(keep(member) for member in decided))
-    return round_, list(current)
+    return list(current)
 
 
 async def summaries_pending(round_: Round, members: list[Member]) -> int:

@@ -170,8 +170,7 @@ async def _refuse_while_in_flight(record: TenantRecord, tenant: Tenant, now: dat
     """A message claimed before the removal may still be running: purging under it would leave rows it writes
     after. Each run clears its own claim (a removed tenant's message is dropped, its claim cleared), so this
     state clears once the queue has delivered them, or at the latest when the claims lapse."""
-    with tenancy.scoped(tenant):
-        jobs = await clients.store().jobs.all()
+    jobs = await clients.store().for_tenant(tenant).jobs.all()
     claims = [record.poll_queued, record.drifts_queued, *(job.content_queued for job in jobs)]
     live = [claim for claim in claims if claim is not None and claim_holds(claim, now)]
     if live:
